@@ -1,0 +1,3 @@
+"""Entitlement-aware runtime event enrichment."""
+
+__version__ = "0.1.0"
