@@ -1,0 +1,242 @@
+"""The core end to end: raw records -> verdicts + dead letters + counts (composition only).
+
+``enrich`` is what ``replay`` runs on files and what the Kafka workers run on each consumed batch,
+so both give the same verdicts for the same input. State that must outlive a batch (IRSA session
+links, recently seen event ids) lives in ``EnrichState``, owned by the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from enricher.core.baseline import CompiledBaseline
+from enricher.core.events import NormalizedEvent, Skipped
+from enricher.core.identity import SessionLinks, resolve_identity
+from enricher.core.parsers import decode_record, parse_object
+from enricher.core.redact import redact, redact_text
+from enricher.core.rules import Context, decide
+from enricher.core.standards import severity_of, standards_for
+from enricher.core.verdict import SCHEMA_VERSION, Verdict, make_verdict_id
+from enricher.errors import ParseError
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One input record and where it came from (a Kafka position, or a file and line)."""
+
+    data: bytes
+    source: str | None = None  # None: detect from the record's shape
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input that could not be parsed: its (redacted) bytes, where it came from and why."""
+
+    source: str | None
+    error: str
+    detail: str
+    data: bytes
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    def to_json(self) -> bytes:
+        """The ``enricher.deadletter`` record: text data as is, other bytes as base64."""
+        try:
+            text, encoding = self.data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(self.data).decode("ascii"), "base64"
+        return orjson.dumps(
+            {
+                "source": self.source,
+                "error": self.error,
+                "detail": self.detail,
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+                "data": text,
+                "data_encoding": encoding,
+            }
+        )
+
+
+class RecentKeys:
+    """Bounded memory of recently judged event ids: two generations of sets, swapped when full."""
+
+    __slots__ = ("_capacity", "_current", "_previous")
+
+    def __init__(self, capacity: int = 500_000) -> None:
+        self._capacity = capacity
+        self._current: set[str] = set()
+        self._previous: set[str] = set()
+
+    def seen_before(self, key: str) -> bool:
+        """True when ``key`` was added recently; otherwise remember it and return False."""
+        if key in self._current or key in self._previous:
+            return True
+        current = self._current
+        current.add(key)
+        if len(current) >= self._capacity:
+            self._previous = current
+            self._current = set()
+        return False
+
+
+@dataclass(slots=True)
+class EnrichState:
+    """What the core remembers across batches: IRSA links and recent event ids (de-duplication)."""
+
+    links: SessionLinks = field(default_factory=SessionLinks)
+    recent: RecentKeys = field(default_factory=RecentKeys)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Everything one batch produced. ``usage`` is the latest use of each (identity, entitlement)."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    events: Counter[str] = field(default_factory=Counter)  # by source
+    out_of_scope: Counter[str] = field(default_factory=Counter)  # by "source:why"
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason
+    duplicates: int = 0
+    usage: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def merge(self, other: BatchResult) -> None:
+        """Add another batch's results to this one (for summaries over many batches)."""
+        self.verdicts.extend(other.verdicts)
+        self.dead_letters.extend(other.dead_letters)
+        self.events.update(other.events)
+        self.out_of_scope.update(other.out_of_scope)
+        self.skipped.update(other.skipped)
+        self.duplicates += other.duplicates
+        for key, when in other.usage.items():
+            if key not in self.usage or self.usage[key] < when:
+                self.usage[key] = when
+
+
+def enrich(records: Iterable[RawRecord], baseline: CompiledBaseline, state: EnrichState) -> BatchResult:
+    """Parse, resolve and judge every record; one verdict per in-scope, not yet seen event."""
+    result = BatchResult()
+    for record in records:
+        try:
+            obj = decode_record(record.data)
+        except ParseError as exc:
+            result.dead_letters.append(_dead_letter(record, record.source, exc, whole=True))
+            continue
+        for source, item in parse_object(obj, record.source):
+            if isinstance(item, NormalizedEvent):
+                _judge(item, baseline, state, result)
+            elif isinstance(item, Skipped):
+                result.skipped[item.reason] += 1
+            else:
+                result.dead_letters.append(_dead_letter(record, source, item, whole=item.raw is obj))
+    return result
+
+
+def _judge(event: NormalizedEvent, baseline: CompiledBaseline, state: EnrichState, result: BatchResult) -> None:
+    source = event.source
+    result.events[source] += 1
+    resolution = resolve_identity(event, baseline, state.links)
+    link = event.link
+    if link is not None and link.subject and event.outcome == "success" and link.session_keys:
+        state.links.remember(link.session_keys, link.subject)
+    if not resolution.in_scope:
+        result.out_of_scope[f"{source}:{resolution.scope_reason}"] += 1
+        return
+    if state.recent.seen_before(f"{source}\x00{event.event_id}"):
+        result.duplicates += 1
+        return
+    identity = resolution.identity
+    decision = decide(Context(event, identity, baseline, resolution.via))
+    change = event.change
+    identity_kind = identity.kind if identity is not None else None
+    if decision.entitlement is not None and decision.reason == "matched_entitlement" and identity is not None:
+        key = (identity.id, decision.entitlement)
+        last = result.usage.get(key)
+        if last is None or last < event.time:
+            result.usage[key] = event.time
+    result.verdicts.append(
+        Verdict(
+            SCHEMA_VERSION,
+            make_verdict_id(source, event.event_id),
+            event.event_id,
+            source,
+            event.system,
+            event.time,
+            decision.verdict,
+            decision.reason,
+            severity_of(decision.verdict, decision.reason, event.outcome, decision.actor_entitled),
+            identity.id if identity is not None else None,
+            identity_kind,
+            identity.owner if identity is not None else None,
+            identity.purpose if identity is not None else None,
+            event.raw_principal or event.principal,
+            event.principal_kind,
+            event.session,
+            resolution.via,
+            event.action,
+            event.resource,
+            event.outcome,
+            event.account,
+            event.region,
+            event.cluster,
+            event.namespace,
+            event.source_ip,
+            event.user_agent,
+            decision.entitlement,
+            decision.target,
+            decision.target_identity,
+            decision.actor_entitled,
+            decision.explanation,
+            baseline.version,
+            standards_for(
+                decision.verdict, decision.reason, identity_kind, change.category if change is not None else None
+            ),
+        )
+    )
+
+
+def _dead_letter(record: RawRecord, source: str | None, error: ParseError, *, whole: bool) -> DeadLetter:
+    """Dead-letter the record (or the one bad part of an envelope), with secrets redacted."""
+    if whole or error.raw is None:
+        data = _redacted_bytes(record.data)
+    else:
+        data = orjson.dumps(redact(error.raw), default=str)
+    return DeadLetter(
+        source or record.source,
+        error.reason,
+        error.detail,
+        data,
+        record.topic,
+        record.partition,
+        record.offset,
+    )
+
+
+def _redacted_bytes(data: bytes) -> bytes:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+        redacted = redact_text(text)
+        return data if redacted == text else redacted.encode("utf-8")
+    cleaned = redact(obj)
+    return data if cleaned == obj else orjson.dumps(cleaned)
+
+
+def serialize_verdict(verdict: Verdict) -> bytes:
+    """The ``enricher.verdicts`` record (orjson; datetimes as RFC 3339 with ``Z``)."""
+    return orjson.dumps(verdict, option=orjson.OPT_UTC_Z)
