@@ -101,25 +101,8 @@ _USER_TYPE: Final[dict[str, tuple[int, str]]] = {
 }
 _ACCOUNT_TYPE_AWS: Final = 10  # OCSF account.type_id "AWS Account"
 
-_AWS_SERVICE: Final = {
-    "s3": "S3",
-    "iam": "IAM",
-    "sts": "STS",
-    "kms": "KMS",
-    "secretsmanager": "SecretsManager",
-    "ssm": "SSM",
-    "dynamodb": "DynamoDB",
-    "lambda": "Lambda",
-    "sqs": "SQS",
-    "sns": "SNS",
-    "ec2": "EC2",
-    "rds": "RDS",
-    "ecr": "ECR",
-    "eks": "EKS",
-    "logs": "Logs",
-    "cloudtrail": "CloudTrail",
-    "bedrock": "Bedrock",
-}
+# AWS::SERVICE::TYPE spelling: short service prefixes are acronyms (IAM, STS, EC2), others capitalized
+_AWS_SERVICE: Final = {"secretsmanager": "SecretsManager", "dynamodb": "DynamoDB", "cloudtrail": "CloudTrail"}
 # ARNs of these services name the resource with no type segment
 _AWS_TYPELESS: Final = {"sqs": "Queue", "sns": "Topic"}
 
@@ -299,7 +282,7 @@ def _aws_resource(arn: str, region: str | None) -> dict[str, object]:
 
 def _aws_type_and_name(service: str, rest: str) -> tuple[str, str]:
     """``AWS::S3::Object`` style type (as CloudTrail's ``resources[].type``) and the resource name."""
-    svc = _AWS_SERVICE.get(service) or service.capitalize()
+    svc = _AWS_SERVICE.get(service) or (service.upper() if len(service) <= 3 else service.capitalize())
     if service == "s3":
         return (f"AWS::S3::{'Object' if '/' in rest else 'Bucket'}", rest)
     typeless = _AWS_TYPELESS.get(service)

@@ -275,6 +275,27 @@ def test_no_source_address_no_src_endpoint() -> None:
                 "region": "eu-west-1",
             },
         ),
+        (
+            sample("cloudtrail", vm.ACCESS_MODEL_CHANGE, region=None),
+            {
+                "uid": "arn:aws:iam::111122223333:role/payments-api",
+                "type": "AWS::IAM::Role",
+                "name": "payments-api",
+            },
+        ),
+        (
+            sample(
+                "cloudtrail",
+                vm.DENIED_OUTSIDE_BASELINE,
+                resource="arn:aws:sqs:eu-west-1:111122223333:receipts-q",
+            ),
+            {
+                "uid": "arn:aws:sqs:eu-west-1:111122223333:receipts-q",
+                "type": "AWS::SQS::Queue",
+                "name": "receipts-q",
+                "region": "eu-west-1",
+            },
+        ),
     ],
     ids=[
         "k8s-subresource",
@@ -284,6 +305,8 @@ def test_no_source_address_no_src_endpoint() -> None:
         "aws-secret",
         "aws-bucket",
         "aws-model",
+        "aws-role",
+        "aws-queue",
     ],
 )
 def test_resources(v: Verdict, expected: dict[str, Any]) -> None:
