@@ -37,7 +37,17 @@ def main() -> int:
     parser.add_argument("--pid", type=int, default=None)
     args = parser.parse_args()
     deadline = time.monotonic() + args.timeout
-    admin = AdminClient({"bootstrap.servers": args.bootstrap, "log_level": 0, "socket.timeout.ms": 2000})
+    # librdkafka backs off reconnects up to 10 s by default: a broker that starts listening
+    # right after a refused attempt would be noticed late
+    admin = AdminClient(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "log_level": 0,
+            "socket.timeout.ms": 2000,
+            "reconnect.backoff.ms": 50,
+            "reconnect.backoff.max.ms": 250,
+        }
+    )
     while True:
         if args.pid is not None and not _alive(args.pid):
             print(f"broker process {args.pid} exited", file=sys.stderr)

@@ -69,12 +69,10 @@ async def upgrade_to_head_async(database_url: str) -> None:
 
 
 def upgrade_to_head(database_url: str) -> None:
-    """Migrate ``database_url`` to the newest revision; callable with or without a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(upgrade_to_head_async(database_url))
-        return
-    # inside a running loop (e.g. an async CLI command): asyncio.run needs a thread of its own
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    """Migrate ``database_url`` to the newest revision; callable with or without a running loop.
+
+    The migration runs on a private event loop in a helper thread, so it neither needs nor
+    disturbs the caller's loop (an async CLI command, a test session).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate") as pool:
         pool.submit(asyncio.run, upgrade_to_head_async(database_url)).result()
