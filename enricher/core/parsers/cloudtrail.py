@@ -186,7 +186,8 @@ def _event(
     if type(region) is not str or not region:
         region = None
     params = rec.get("requestParameters")
-    resource = res.from_resources(rec.get("resources"), info)
+    listed = rec.get("resources")  # absent from most management events
+    resource = res.from_resources(listed, info) if listed else None
     category = info.change_category
     change = None
     if (resource is None and info.service in res.DERIVED_SERVICES) or category is not None:
@@ -217,7 +218,7 @@ def _event(
         raw_principal=raw_principal,
         action=info.action,
         resource=resource or "*",
-        outcome=_outcome(rec, error, info, name),
+        outcome="success" if error is None and info.service != "signin" else _outcome(rec, error, info, name),
         session=session,
         session_key=key if type(key) is str and key else None,
         account=account,
