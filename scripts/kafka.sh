@@ -51,6 +51,14 @@ log() { printf 'kafka: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 now() { date +%s.%N; }
+
+apt_install() { # a missing tool on a fresh Debian machine
+  local sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  log "installing Debian package(s) $*"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+}
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 probe() { # probe TIMEOUT [PID]: a metadata round-trip with confluent-kafka
@@ -80,7 +88,7 @@ fetch() {
   if [[ "$want" == "$have" ]] && compgen -G "$KAFKA_LIBS_DIR/kafka_2.13-*.jar" >/dev/null; then
     return 0
   fi
-  command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+  command -v mvn >/dev/null || apt_install maven
   local t0 tmp
   t0="$(now)"
   tmp="$KAFKA_LIBS_DIR.tmp.$$"
@@ -141,6 +149,7 @@ up() {
     die "port $KAFKA_PORT is taken by something that is not a Kafka broker"
   fi
   port_open "$KAFKA_CONTROLLER_PORT" && die "controller port $KAFKA_CONTROLLER_PORT is taken (set KAFKA_CONTROLLER_PORT)"
+  command -v "$JAVA" >/dev/null || apt_install openjdk-17-jre-headless
   "$JAVA" -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || die "Kafka 4 needs Java 17+ ($JAVA)"
   write_config
   format_storage

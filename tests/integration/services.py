@@ -25,8 +25,18 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO / "scripts" / "kafka.sh"
 PG_SCRIPT = REPO / "scripts" / "pg.sh"
-DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
-DEFAULT_PG_URL = "postgresql+asyncpg://enricher:enricher@127.0.0.1:15432/enricher"
+# The same defaults and environment variables as scripts/kafka.sh and scripts/pg.sh, so that
+# `make test KAFKA_PORT=29092 PG_PORT=25432` starts and tests the services on those ports.
+DEFAULT_KAFKA_BOOTSTRAP = (
+    f"{os.environ.get('KAFKA_HOST', '127.0.0.1')}:{os.environ.get('KAFKA_PORT', '19092')}"
+)
+DEFAULT_PG_URL = "postgresql+asyncpg://{user}:{password}@{host}:{port}/{db}".format(
+    user=os.environ.get("PG_USER", "enricher"),
+    password=os.environ.get("PG_PASSWORD", "enricher"),
+    host=os.environ.get("PG_HOST", "127.0.0.1"),
+    port=os.environ.get("PG_PORT", "15432"),
+    db=os.environ.get("PG_DB", "enricher"),
+)
 
 T = TypeVar("T")
 
