@@ -36,11 +36,17 @@ _WHITESPACE: Final = b" \t\r\n"
 def decode_record(data: bytes) -> object:
     """JSON when the record looks like JSON, else one UTF-8 text line (mesh access logs)."""
     head = data.lstrip(_WHITESPACE)[:1]
-    if head in (b"{", b"["):
+    if head == b"{":
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise ParseError("invalid_json", str(exc)) from exc
+    if head == b"[":
+        # a JSON array, or an Envoy/Istio text line that starts with ``[START_TIME]``
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
