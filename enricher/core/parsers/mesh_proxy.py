@@ -95,12 +95,15 @@ def build_proxy_event(
     except TypeError:  # an unhashable JSON value (list, object)
         status = None
     if status is None:
-        return ParseError("bad_response_code", f"response code {str(code)[:32]!r}", raw)
-    tcp = (method is None or method == "-") and (protocol is None or protocol == "-")
+        shown = repr(code[:32]) if isinstance(code, str) else f"of type {type(code).__name__}"
+        return ParseError("bad_response_code", f"response code {shown}", raw)
+    no_method = not method or method == "-"
+    no_protocol = not protocol or protocol == "-"
+    tcp = no_method and no_protocol
     if tcp:
         action = "TCP"
         path = "/"
-    elif method is None or method == "-" or protocol is None or protocol == "-":
+    elif no_method or no_protocol or method is None:
         # "- - HTTP/1.1" (a codec error: nothing parseable arrived) or "GET /x -"
         detail = f"method {(method or '')[:32]!r}, protocol {(protocol or '')[:32]!r}"
         return ParseError("bad_request_line", detail, raw)
