@@ -143,7 +143,9 @@ def enrich(records: Iterable[RawRecord], baseline: CompiledBaseline, state: Enri
     return result
 
 
-def _judge(event: NormalizedEvent, baseline: CompiledBaseline, state: EnrichState, result: BatchResult) -> None:
+def _judge(
+    event: NormalizedEvent, baseline: CompiledBaseline, state: EnrichState, result: BatchResult
+) -> None:
     source = event.source
     result.events[source] += 1
     resolution = resolve_identity(event, baseline, state.links)
@@ -180,7 +182,7 @@ def _judge(event: NormalizedEvent, baseline: CompiledBaseline, state: EnrichStat
             identity_kind,
             identity.owner if identity is not None else None,
             identity.purpose if identity is not None else None,
-            event.raw_principal or event.principal,
+            _shown_principal(event),
             event.principal_kind,
             event.session,
             resolution.via,
@@ -200,10 +202,21 @@ def _judge(event: NormalizedEvent, baseline: CompiledBaseline, state: EnrichStat
             decision.explanation,
             baseline.version,
             standards_for(
-                decision.verdict, decision.reason, identity_kind, change.category if change is not None else None
+                decision.verdict,
+                decision.reason,
+                identity_kind,
+                change.category if change is not None else None,
             ),
         )
     )
+
+
+def _shown_principal(event: NormalizedEvent) -> str:
+    """The actor as a responder wants to see it: the AWS session ARN (role + session name), else the
+    acting principal (under Kubernetes impersonation the impersonated user; ``via`` names the caller)."""
+    if event.system == "aws":
+        return event.raw_principal or event.principal
+    return event.principal or event.raw_principal
 
 
 def _dead_letter(record: RawRecord, source: str | None, error: ParseError, *, whole: bool) -> DeadLetter:
