@@ -17,10 +17,11 @@ Decisions recorded here (SPEC §4-§6 leave them open):
   format logs no remote address (Envoy default), and then its last hop.
 - Event id. ``x-request-id`` alone does not identify a request: applications propagate it to the
   calls they make (Bookinfo does; the corpus has ids on two different hops) and a client can set
-  it. The id is ``<x-request-id>:<12 hex>``, the hex covering source address, method and resource,
-  which the client and server sidecar lines of one call agree on (the server line's SNI names the
-  same host as the client line's ``outbound|`` cluster), so the pipeline's de-duplication merges
-  exactly those two.
+  it. The id is ``<x-request-id>:<8 hex>`` (so it still starts with the request id SPEC §7 names),
+  the hex a CRC-32 of source address, method and resource, which the client and server sidecar
+  lines of one call agree on (the server line's SNI names the same host as the client line's
+  ``outbound|`` cluster, and both see the client pod's address), so the pipeline's de-duplication
+  merges exactly those two. A line without a request id is identified by a hash of the record.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def build_proxy_event(
     if tcp:
         action = "TCP"
         path = "/"
-    elif no_method or no_protocol or method is None:
+    elif no_method or no_protocol or method is None:  # (the last test only narrows the type)
         # "- - HTTP/1.1" (a codec error: nothing parseable arrived) or "GET /x -"
         detail = f"method {(method or '')[:32]!r}, protocol {(protocol or '')[:32]!r}"
         return ParseError("bad_request_line", detail, raw)

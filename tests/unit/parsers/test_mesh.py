@@ -13,6 +13,7 @@ import pytest
 
 from enricher.core import events as ev
 from enricher.core.events import NormalizedEvent, Skipped
+from enricher.core.parsers import decode_record
 from enricher.core.parsers.mesh import parse_mesh
 from enricher.errors import ParseError
 
@@ -22,10 +23,9 @@ ISTIO_DOCS = "istio-docs/"
 
 
 def corpus_objects(relative: str) -> list[object]:
-    """A corpus file as the decoded records a Kafka message would carry, one per non-empty line:
-    a JSON object, or the text line."""
+    """A corpus file as the pipeline decodes it: one record (JSON object or text line) per line."""
     lines = (CORPUS / relative).read_bytes().splitlines()
-    return [orjson.loads(line) if line.startswith(b"{") else line.decode() for line in lines if line.strip()]
+    return [decode_record(line) for line in lines if line.strip()]
 
 
 def all_corpus_objects() -> list[object]:
