@@ -440,8 +440,9 @@ class CompiledBaseline:
     ) -> CompiledEntitlement | None:
         """The entitlement closest to an unmatched event, for explanations.
 
-        In order: same action (other resource), same resource (other action), same AWS service or
-        same namespace/host, else the identity's first entitlement in ``system``; None when it holds none.
+        Same action (other resource) first; else the one sharing the most of: the resource (a bare
+        ``*`` does not count), the AWS service or the namespace/host; else the first in ``system``.
+        None when the identity holds nothing in ``system``.
         """
         index = (self._compiled.get(identity_id) or self._systems(identity_id)).get(system)
         if index is None:
@@ -449,18 +450,25 @@ class CompiledBaseline:
         candidates = self.candidates(identity_id, system, action)
         if candidates:
             return candidates[0]
-        entries = index.entries
-        found = next((c for c in entries if c.matches_resource(resource)), None)
-        if found is None and system == _AWS:
+        if system == _AWS:
             service = action.lower().partition(":")[0] + ":"
-            found = next(
-                (c for c in entries if any(a.lower().startswith(service) for a in c.entitlement.actions)),
-                None,
-            )
-        elif found is None:
-            boundary = resource.partition("/")[0]
-            found = next((c for c in entries if c.covers_boundary(boundary)), None)
-        return found if found is not None else entries[0]
+            return max(index.entries, key=lambda c: _aws_closeness(c, service, resource))
+        boundary = resource.partition("/")[0]
+        return max(index.entries, key=lambda c: _closeness(c, boundary, resource))
+
+
+def _specific_resource_match(compiled: CompiledEntitlement, resource: str) -> bool:
+    return "*" not in compiled.entitlement.resources and compiled.matches_resource(resource)
+
+
+def _aws_closeness(compiled: CompiledEntitlement, service: str, resource: str) -> tuple[bool, bool, bool]:
+    same_resource = _specific_resource_match(compiled, resource)
+    same_service = any(a.lower().startswith(service) for a in compiled.entitlement.actions)
+    return same_resource and same_service, same_resource, same_service
+
+
+def _closeness(compiled: CompiledEntitlement, boundary: str, resource: str) -> tuple[bool, bool]:
+    return _specific_resource_match(compiled, resource), compiled.covers_boundary(boundary)
 
 
 def _register_aliases(aliases: dict[str, Identity], identity: Identity) -> tuple[bool, bool]:

@@ -102,7 +102,10 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError(f"{value!r} is not an RFC 3339 timestamp such as 2026-01-01T00:00:00Z")
     if found["tz"] is None:
         raise ValueError(f"{value!r} has no timezone (add Z or an offset such as +00:00)")
-    return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except ValueError as exc:  # e.g. month 13, hour 25
+        raise ValueError(f"{value!r} is not a valid date and time ({exc})") from exc
 
 
 def format_timestamp(when: datetime) -> str:
@@ -163,9 +166,7 @@ class _Reader:
     def add(self, node: yaml.Node, message: str) -> None:
         self.problems.append(Problem(node.start_mark.line + 1, message))
 
-    def mapping(
-        self, node: yaml.Node, where: str, allowed: frozenset[str], required: tuple[str, ...] = ()
-    ) -> dict[str, yaml.Node] | None:
+    def mapping(self, node: yaml.Node, where: str, allowed: frozenset[str]) -> dict[str, yaml.Node] | None:
         if not isinstance(node, yaml.MappingNode):
             self.add(node, f"{where} must be a mapping")
             return None
@@ -181,10 +182,14 @@ class _Reader:
                 self.add(key_node, f"duplicate key {key!r} in {where}")
             else:
                 out[key] = value_node
-        for key in required:
-            if key not in out:
-                self.add(node, f"{where} is missing required key {key!r}")
         return out
+
+    def require(
+        self, node: yaml.Node, fields: dict[str, yaml.Node], keys: tuple[str, ...], where: str
+    ) -> None:
+        for key in keys:
+            if key not in fields:
+                self.add(node, f"{where} is missing required key {key!r}")
 
     def text(self, node: yaml.Node, where: str) -> str | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
@@ -265,12 +270,13 @@ class _DocumentReader(_Reader):
     def __init__(self) -> None:
         super().__init__()
         self.identity_lines: dict[str, int] = {}
-        self.alias_owner: dict[str, tuple[str, int]] = {}
+        self.alias_owner: dict[str, tuple[tuple[str, int], int]] = {}
 
     def document(self, root: yaml.Node) -> BaselineDocument:
-        top = self.mapping(root, "the document", _TOP_KEYS, ("version", "identities"))
+        top = self.mapping(root, "the document", _TOP_KEYS)
         if top is None:
             return BaselineDocument(identities=())
+        self.require(root, top, ("version", "identities"), "the document")
         if "version" in top:
             version = self.integer(top["version"], "version")
             if version is not None and version != FORMAT_VERSION:
@@ -288,14 +294,16 @@ class _DocumentReader(_Reader):
         return BaselineDocument(identities=tuple(identities), settings=settings)
 
     def identity(self, node: yaml.Node) -> Identity | None:
-        fields = self.mapping(node, "an identity", _IDENTITY_KEYS, _IDENTITY_REQUIRED)
+        fields = self.mapping(node, "an identity", _IDENTITY_KEYS)
         if fields is None:
             return None
         ident = self.name(fields["id"], "identity id") if "id" in fields else None
         where = f"identity {ident!r}" if ident else "an identity"
+        self.require(node, fields, _IDENTITY_REQUIRED, where)
+        line = node.start_mark.line + 1
         if ident is not None:
-            first = self.identity_lines.setdefault(ident, node.start_mark.line + 1)
-            if first != node.start_mark.line + 1:
+            first = self.identity_lines.setdefault(ident, line)
+            if first != line:
                 self.add(fields["id"], f"duplicate identity id {ident!r} (first defined on line {first})")
         kind = self.choice(fields["kind"], f"{where}: kind", IDENTITY_KINDS) if "kind" in fields else None
         owner = self.text(fields["owner"], f"{where}: owner") if "owner" in fields else None
@@ -305,19 +313,19 @@ class _DocumentReader(_Reader):
             if "status" in fields
             else "active"
         )
-        aliases = self.aliases(fields["aliases"], where, ident or "") if "aliases" in fields else ()
+        aliases = self.aliases(fields["aliases"], where, (ident or "", line)) if "aliases" in fields else ()
         entitlements = self.entitlements(fields["entitlements"], where) if "entitlements" in fields else ()
         if ident is None or kind is None or owner is None or purpose is None or status is None:
             return None
         return Identity(ident, _S(kind), _S(owner), purpose, _S(status), aliases, entitlements)
 
-    def aliases(self, node: yaml.Node, where: str, ident: str) -> tuple[str, ...]:
+    def aliases(self, node: yaml.Node, where: str, owner: tuple[str, int]) -> tuple[str, ...]:
         out: list[str] = []
         for alias, item in self.texts(node, f"{where}: aliases", pattern_problem, non_empty=False):
             line = item.start_mark.line + 1
-            owner, first = self.alias_owner.setdefault(_alias_key(alias), (ident, line))
+            first_owner, first = self.alias_owner.setdefault(_alias_key(alias), (owner, line))
             if first != line:
-                whose = "this identity" if owner == ident else f"identity {owner!r}"
+                whose = "this identity" if first_owner == owner else f"identity {first_owner[0]!r}"
                 self.add(item, f"{where}: alias {alias!r} is already listed by {whose} on line {first}")
             out.append(alias)
         return tuple(out)
@@ -335,11 +343,12 @@ class _DocumentReader(_Reader):
         return tuple(out)
 
     def entitlement(self, node: yaml.Node, owner: str, seen: dict[str, int]) -> Entitlement | None:
-        fields = self.mapping(node, f"{owner}: an entitlement", _ENTITLEMENT_KEYS, _ENTITLEMENT_REQUIRED)
+        fields = self.mapping(node, f"{owner}: an entitlement", _ENTITLEMENT_KEYS)
         if fields is None:
             return None
         eid = self.name(fields["id"], f"{owner}: entitlement id") if "id" in fields else None
         where = f"{owner}, entitlement {eid!r}" if eid else f"{owner}: an entitlement"
+        self.require(node, fields, _ENTITLEMENT_REQUIRED, where)
         if eid is not None:
             first = seen.setdefault(eid, node.start_mark.line + 1)
             if first != node.start_mark.line + 1:
