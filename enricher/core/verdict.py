@@ -50,9 +50,12 @@ REASONS_BY_VERDICT: Final[dict[str, tuple[str, ...]]] = {
 SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
-    """One judged event. ``None`` fields are emitted as JSON ``null`` so every record has every key."""
+    """One judged event. ``None`` fields are emitted as JSON ``null`` so every record has every key.
+
+    Not ``frozen`` for the same hot-path reason as ``NormalizedEvent``; never mutated after creation.
+    """
 
     schema_version: str
     verdict_id: str
