@@ -91,7 +91,12 @@ class _Networks:
     __slots__ = ("_nets",)
 
     def __init__(self, cidrs: Iterable[str]) -> None:
-        nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+        nets = []
+        for cidr in cidrs:
+            try:
+                nets.append(ipaddress.ip_network(cidr, strict=False))
+            except ValueError:
+                continue  # refused by validation; compiled lazily, so never raise mid-stream
         self._nets = tuple((n.version, int(n.network_address), int(n.netmask)) for n in nets)
 
     def allows(self, source_ip: str | None) -> bool:

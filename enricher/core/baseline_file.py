@@ -317,7 +317,7 @@ class _DocumentReader(_Reader):
         entitlements = self.entitlements(fields["entitlements"], where) if "entitlements" in fields else ()
         if ident is None or kind is None or owner is None or purpose is None or status is None:
             return None
-        return Identity(ident, _S(kind), _S(owner), purpose, _S(status), aliases, entitlements)
+        return Identity(ident, _S(kind), _S(owner), _S(purpose), _S(status), aliases, entitlements)
 
     def aliases(self, node: yaml.Node, where: str, owner: tuple[str, int]) -> tuple[str, ...]:
         out: list[str] = []
@@ -384,7 +384,15 @@ class _DocumentReader(_Reader):
         if eid is None or system is None or not actions or not resources:
             return None
         return Entitlement(
-            eid, _S(system), actions, resources, conditions, valid_from, valid_until, approved_by, ticket
+            _S(eid),
+            _S(system),
+            actions,
+            resources,
+            conditions,
+            valid_from,
+            valid_until,
+            None if approved_by is None else _S(approved_by),
+            None if ticket is None else _S(ticket),
         )
 
     def conditions(self, node: yaml.Node, where: str) -> Conditions:

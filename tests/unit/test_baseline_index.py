@@ -12,7 +12,7 @@ import pytest
 
 from enricher.core.baseline import CompiledBaseline, apply_changes, compile_baseline, paused_gc
 from enricher.core.baseline_file import load_baseline_file
-from enricher.core.model import BaselineDocument, BaselineSettings, Entitlement, Identity
+from enricher.core.model import BaselineDocument, BaselineSettings, Conditions, Entitlement, Identity
 from enricher.core.synthetic import generate_baseline
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "baselines"
@@ -427,3 +427,13 @@ def test_paused_gc_restores_the_collector() -> None:
         assert not gc.isenabled()  # it was off before, it stays off
     finally:
         gc.enable()
+
+
+def test_unvalidated_bad_cidr_never_raises_at_query_time() -> None:
+    bad = Entitlement(
+        "e", "aws", ("s3:GetObject",), ("*",), conditions=Conditions(("10.0.0.0/33", "10.0.0.0/8"))
+    )
+    doc = BaselineDocument((Identity("x", "workload", "o", "p", entitlements=(bad,)),))
+    (found,) = compile_baseline(doc, 1).candidates("x", "aws", "s3:GetObject")
+    assert found.source_allowed("10.1.1.1")
+    assert not found.source_allowed("192.168.1.1")

@@ -47,6 +47,9 @@ def reference(pattern: str, subject: str) -> bool:
         ("a*b*c", "acb", False),
         ("ab*ba", "aba", False),  # the pieces may not overlap
         ("a*ab", "aab", True),
+        ("*a*a*", "ab", False),  # two middle pieces need two occurrences
+        ("*ab*ab*", "xaby", False),
+        ("*ab*ab*", "abab", True),
         ("*mid*", "xmidy", True),
         ("*mid*", "xmiy", False),
         ("exact", "exact", True),
