@@ -216,6 +216,8 @@ def _check_envelope(
     """Reject what is not an audit event and drop non-final stages; None for an event to map."""
     if kind is not None and kind != "Event":
         return ParseError("k8s_not_an_event", f"kind {show(kind)} is not an audit Event", raw=d)
+    if kind is None and "verb" not in d and "auditID" not in d:
+        return ParseError("k8s_not_an_event", "neither kind, verb nor auditID: not an audit event", raw=d)
     # ``kind: Event`` with apiVersion v1 is a core Event object (kubectl get events), not an audit event
     if api is not None and not (isinstance(api, str) and api.startswith("audit.k8s.io/")):
         return ParseError("k8s_not_an_event", f"apiVersion {show(api)} is not audit.k8s.io", raw=d)

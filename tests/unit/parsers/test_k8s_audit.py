@@ -554,7 +554,7 @@ def test_core_event_objects_are_not_audit_events() -> None:
     assert item.raw is core_event
 
 
-@pytest.mark.parametrize("obj", [{"kind": 0}, {"kind": "Pod"}, [], "Event", 7, None])
+@pytest.mark.parametrize("obj", [{"kind": 0}, {"kind": "Pod"}, {"message": "hello"}, [], "Event", 7, None])
 def test_not_an_event(obj: object) -> None:
     items = parse_all(obj)
     assert all(isinstance(item, ParseError) and item.reason == "k8s_not_an_event" for item in items)
