@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     unused_after_days: int = Field(default=30, ge=1)
 
+    # worker internals
+    worker_id: str | None = None  # stable id (transactional.id suffix); default host-pid
+    kafka_session_timeout_s: float = Field(default=10.0, gt=0)
+    # how often each worker asks the store for a newer baseline_version (changes visible within this)
+    baseline_poll_interval_s: float = Field(default=0.5, gt=0)
+    # how often pre-aggregated entitlement last-use times are written to the store
+    usage_flush_interval_s: float = Field(default=1.0, gt=0)
+    # how often the unused-entitlement check runs (0 disables it on this worker)
+    unused_check_interval_s: float = Field(default=3600.0, ge=0)
+    # Kubernetes cluster name stamped on audit verdicts (audit events do not carry it)
+    cluster_name: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:
