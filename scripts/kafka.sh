@@ -94,8 +94,12 @@ fetch() {
   tmp="$KAFKA_LIBS_DIR.tmp.$$"
   rm -rf "$tmp"
   log "fetching broker jars from Maven Central into $KAFKA_LIBS_DIR"
-  mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2 \
-    || { rm -rf "$tmp"; die "mvn could not resolve $POM"; }
+  if ! mvn -B -q -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+    >"$KAFKA_HOME/fetch.log" 2>&1; then
+    cat "$KAFKA_HOME/fetch.log" >&2
+    rm -rf "$tmp"
+    die "mvn could not resolve $POM"
+  fi
   echo "$want" >"$tmp/.pom.sha256"
   rm -rf "$KAFKA_LIBS_DIR"
   mv "$tmp" "$KAFKA_LIBS_DIR"

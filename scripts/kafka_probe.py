@@ -11,8 +11,8 @@ import os
 import sys
 import time
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaException  # noqa: TID251 (scripts are not core)
+from confluent_kafka.admin import AdminClient  # noqa: TID251
 
 
 def _alive(pid: int) -> bool:
