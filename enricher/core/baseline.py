@@ -18,6 +18,13 @@ Every entitlement counts for its boundary whatever its validity window: an expir
 
 AWS action names are compared case-insensitively: patterns are lowercased at compile time and
 ``candidates``/``matches`` lowercase the event's action themselves, so callers pass it as logged.
+
+Cost model (measured on the shared 2-core machine, 100,000 identities x 10 entitlements):
+``compile_baseline`` builds the alias index and settings eagerly (~0.4 s); each identity's
+entitlement index is built the first time an event asks about it (a few microseconds), or all at
+once by ``warm()`` (~4.7 s, ~255 MB on top of the ~500 MB document). Building pauses the cyclic GC;
+a worker that installs a large snapshot should call ``gc.freeze()`` afterwards, otherwise the next
+full collection walks every object of the baseline (~1.3 s at this size).
 """
 
 from __future__ import annotations
