@@ -43,7 +43,9 @@ def severity_of(verdict: str, reason: str, outcome: str, actor_entitled: bool | 
 
 
 @lru_cache(maxsize=1024)
-def standards_for(verdict: str, reason: str, identity_kind: str | None, change_category: str | None) -> tuple[str, ...]:
+def standards_for(
+    verdict: str, reason: str, identity_kind: str | None, change_category: str | None
+) -> tuple[str, ...]:
     """The standards tags of one verdict; cached because the key space is tiny."""
     tags: list[str] = []
     if reason == v.DECOMMISSIONED_IDENTITY:

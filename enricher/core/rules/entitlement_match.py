@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from enricher.core import verdict as v
 from enricher.core.rules.context import Context, Decision, describe_entitlement
 
@@ -92,7 +94,7 @@ def _no_match(ctx: Context, denied: bool) -> Decision:
     )
 
 
-def _iso(when: object) -> str:
+def _iso(when: datetime | None) -> str:
     if when is None:
         return ""
-    return when.isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
+    return when.isoformat().replace("+00:00", "Z")

@@ -1,6 +1,5 @@
-from tests.unit.rules.scenario import ACCOUNT, judge, k8s_event, make_event
-
 from enricher.core.events import AccessChange
+from tests.unit.rules.scenario import ACCOUNT, judge, k8s_event, make_event
 
 
 def test_policy_attach_by_entitled_actor_is_medium_drift_naming_the_target(baseline):

@@ -1,7 +1,6 @@
-from tests.unit.rules.scenario import ACCOUNT, PAYMENTS_ROLE, PAYMENTS_SA, judge, make_event
-
 from enricher.core import events as ev
 from enricher.core.events import IdentityLink
+from tests.unit.rules.scenario import ACCOUNT, PAYMENTS_ROLE, PAYMENTS_SA, judge, make_event
 
 
 def irsa_event(role: str, outcome: str = "success"):

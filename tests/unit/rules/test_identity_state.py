@@ -1,6 +1,5 @@
-from tests.unit.rules.scenario import ACCOUNT, judge, make_event
-
 from enricher.core import events as ev
+from tests.unit.rules.scenario import ACCOUNT, judge, make_event
 
 
 def test_unknown_in_scope_role_is_a_shadow_identity(baseline):
