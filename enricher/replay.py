@@ -18,7 +18,6 @@ from typing import BinaryIO
 import orjson
 
 from enricher import __version__
-
 from enricher.core.baseline import CompiledBaseline
 from enricher.core.ocsf import ocsf_json
 from enricher.core.pipeline import BatchResult, EnrichState, RawRecord, enrich, serialize_verdict
@@ -118,7 +117,9 @@ def run_replay(
         summary.add(result, len(batch))
         batch.clear()
         if output == "ocsf":
-            out.writelines(ocsf_json(v, __version__) + b"\n" for v in result.verdicts if v.verdict != EXPECTED)
+            out.writelines(
+                ocsf_json(v, __version__) + b"\n" for v in result.verdicts if v.verdict != EXPECTED
+            )
         else:
             out.writelines(serialize_verdict(v) + b"\n" for v in result.verdicts)
         deadletters.writelines(dl.to_json() + b"\n" for dl in result.dead_letters)
