@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition as AioTopicPartition
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -199,6 +199,29 @@ async def test_aiokafka_consumer_group_on_the_same_broker(
     seen = checker.committed([TopicPartition(topic, p) for p in range(2)], timeout=10)
     checker.close()
     assert sum(tp.offset for tp in seen) == 100
+
+
+async def test_aiokafka_transactional_producer(
+    kafka_bootstrap: str, kafka_topic_factory: TopicFactory
+) -> None:
+    """faust's exactly-once mode runs on aiokafka transactions: they must work on this broker."""
+    topic = kafka_topic_factory("aio-tx")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique_name("aio-tx"))
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send_and_wait(topic, b"committed")
+        await producer.begin_transaction()
+        await producer.send_and_wait(topic, b"aborted")
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+    reader = group_consumer(
+        kafka_bootstrap, unique_name("aio-tx-reader"), topic, **{"isolation.level": "read_committed"}
+    )
+    values = [m.value() for m in consume(reader, 1, idle=1.0)]
+    reader.close()
+    assert values == [b"committed"]
 
 
 def test_throwaway_broker_restart_keeps_data(throwaway_broker: ThrowawayBroker) -> None:
