@@ -73,3 +73,37 @@ class Metrics:
             "Output records the broker did not acknowledge (batch retried)",
             registry=r,
         )
+        # the sink: verdicts topic -> verdict store
+        self.sink_writes = Counter(
+            "enricher_sink_writes",
+            "Verdicts the sink wrote to the store, by result (inserted; duplicate = already stored)",
+            ["result"],
+            registry=r,
+        )
+        self.sink_write_seconds = Histogram(
+            "enricher_sink_write_seconds",
+            "Wall time of one successful store write of the sink (one batch)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.sink_write_errors = Counter(
+            "enricher_sink_write_errors",
+            "Store writes of the sink that failed because the database was unavailable (retried)",
+            registry=r,
+        )
+        self.sink_rejected = Counter(
+            "enricher_sink_rejected",
+            "Records on the verdicts topic that are not verdict records (skipped, logged)",
+            registry=r,
+        )
+        # HTTP API; ``route`` is the path template (e.g. /events/{event_id}), never the raw path
+        self.api_requests = Counter(
+            "enricher_api_requests", "HTTP API requests answered", ["route", "status"], registry=r
+        )
+        self.api_latency = Histogram(
+            "enricher_api_request_seconds",
+            "Time to answer an HTTP API request",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
