@@ -79,6 +79,8 @@ class Settings(BaseSettings):
 
     log_level: LogLevel = "INFO"
     unused_after_days: int = Field(default=30, ge=1)
+    # stored verdicts older than this are dropped by the sink's retention (0 keeps them forever)
+    verdict_retention_days: int = Field(default=30, ge=0)
 
     # worker internals
     worker_id: str | None = None  # stable id (transactional.id suffix); default host-pid
