@@ -114,6 +114,9 @@ class Worker:
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # every batch is committed before the next consume(), so nothing is in flight here
+        log.info(
+            "partitions revoked", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
+        )
         for tp in partitions:
             self._assigned.discard((tp.topic, tp.partition))
             with contextlib.suppress(KeyError):
