@@ -20,14 +20,20 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from enricher.adapters.metrics import Metrics
 from enricher.adapters.store.baseline_repo import BaselineRepository
 from enricher.adapters.store.engine import create_engine_for
+from enricher.adapters.store.models import BaselineChangeRow, EntitlementUsageRow
 from enricher.config import Settings
 from enricher.core.baseline import CompiledBaseline, apply_changes, compile_baseline
+from enricher.core.unused import find_unused
+from enricher.core.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,7 @@ FULL_RELOAD_FRACTION = 0.2
 MAX_BACKOFF_S = 10.0
 
 Usage = Mapping[tuple[str, str], datetime]
+FindingsSink = Callable[[list[Verdict]], None]
 
 
 class BaselineCache:
@@ -51,6 +58,8 @@ class BaselineCache:
         self._usage_lock = threading.Lock()
         self._usage: dict[tuple[str, str], datetime] = {}
         self._checked_at = 0.0
+        self._is_leader: Callable[[], bool] = lambda: False
+        self._emit: FindingsSink | None = None
         self.error: BaseException | None = None
 
     @property
@@ -75,6 +84,11 @@ class BaselineCache:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def emit_unused_findings(self, is_leader: Callable[[], bool], emit: FindingsSink) -> None:
+        """Run the unused-entitlement check every ``unused_check_interval_s`` while ``is_leader()``."""
+        self._is_leader = is_leader
+        self._emit = emit
 
     def record_usage(self, usage: Usage) -> None:
         """Merge a batch's entitlement last-use times; written to the store by the thread."""
@@ -103,12 +117,16 @@ class BaselineCache:
             self._ready.set()
             backoff = self._settings.baseline_poll_interval_s
             next_usage = time.monotonic() + self._settings.usage_flush_interval_s
+            next_unused = time.monotonic() + min(self._settings.unused_check_interval_s, 60.0)
             while not self._stop.is_set():
                 try:
                     await self._refresh(repo)
                     if time.monotonic() >= next_usage:
                         await self._flush_usage(engine)
                         next_usage = time.monotonic() + self._settings.usage_flush_interval_s
+                    if self._settings.unused_check_interval_s and time.monotonic() >= next_unused:
+                        next_unused = time.monotonic() + self._settings.unused_check_interval_s
+                        await self._check_unused(engine)
                     backoff = self._settings.baseline_poll_interval_s
                 except Exception as exc:  # the store is down: keep the old baseline, retry with backoff
                     log.warning(
@@ -168,7 +186,28 @@ class BaselineCache:
         self._metrics.baseline_entitlements.set(baseline.entitlement_count)
         self._metrics.baseline_identities.set(len(baseline.identities))
 
-    async def _flush_usage(self, engine: object) -> None:
+    async def _check_unused(self, engine: AsyncEngine) -> None:
+        """Emit unused-entitlement findings (only on the leader worker, so once per cluster)."""
+        if self._emit is None or not self._is_leader():
+            return
+        await self._flush_usage(engine)
+        async with engine.connect() as conn:
+            first = (await conn.execute(select(func.min(BaselineChangeRow.changed_at)))).scalar()
+            rows = await conn.execute(
+                select(
+                    EntitlementUsageRow.identity_id,
+                    EntitlementUsageRow.entitlement_id,
+                    EntitlementUsageRow.last_used,
+                )
+            )
+            last_used = {(identity, ent): when for identity, ent, when in rows}
+        now = datetime.now(UTC)
+        findings = find_unused(self.current, last_used, now, observing_since=first or now)
+        if findings:
+            self._emit(findings)
+        log.info("unused-entitlement check", extra={"findings": len(findings)})
+
+    async def _flush_usage(self, engine: AsyncEngine) -> None:
         with self._usage_lock:
             pending, self._usage = self._usage, {}
         if not pending:
@@ -176,7 +215,7 @@ class BaselineCache:
         from enricher.adapters.store.verdict_repo import VerdictRepository
 
         try:
-            await VerdictRepository(engine).record_usage(pending)  # type: ignore[arg-type]
+            await VerdictRepository(engine).record_usage(pending)
         except Exception:
             self.record_usage(pending)  # keep it for the next flush
             raise

@@ -286,3 +286,42 @@ async def test_the_worker_recovers_by_itself_when_the_broker_restarts(
         assert worker.proc.poll() is None, "the worker must survive the outage"
     finally:
         worker.terminate()
+
+
+async def test_the_leader_worker_emits_unused_entitlement_findings(
+    kafka_bootstrap, kafka_topic_factory, pg_database, tmp_path
+):
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from enricher.adapters.store.models import BaselineChangeRow
+
+    doc = synthetic_baseline(identities=20, per_identity=3)
+    await import_baseline(pg_database, doc)
+    engine = create_engine_for(pg_database)
+    async with engine.begin() as conn:  # the baseline has been observed for 90 days
+        await conn.execute(
+            update(BaselineChangeRow).values(changed_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=90))
+        )
+    await engine.dispose()
+    active = sum(
+        1
+        for i in doc.identities
+        if i.status == "active"
+        for e in i.entitlements
+        if e.valid_until is None or e.valid_until > dt.datetime.now(dt.UTC)
+    )
+    topics = make_topics(kafka_topic_factory, partitions=1)
+    env = worker_env(kafka_bootstrap, pg_database, topics, ENRICHER_UNUSED_CHECK_INTERVAL_S="1")
+    worker = WorkerProcess(env, tmp_path)
+    alerts = OutputReader(kafka_bootstrap, topics.alerts)
+    try:
+        worker.wait_ready()
+        assert alerts.until(lambda got: len(_ids(got)) >= active, timeout=30), worker.log()[-2000:]
+    finally:
+        worker.terminate()
+        alerts.close()
+    reasons = {(r["verdict"], r["reason"]) for r in alerts.records}
+    assert reasons == {("overprivileged", "unused_entitlement")}
+    assert len(_ids(alerts.records)) == active  # once per entitlement per period, however often it runs

@@ -32,7 +32,7 @@ from enricher.adapters.metrics import Metrics
 from enricher.config import Settings
 from enricher.core.ocsf import ocsf_json
 from enricher.core.pipeline import BatchResult, EnrichState, RawRecord, enrich, serialize_verdict
-from enricher.core.verdict import EXPECTED
+from enricher.core.verdict import EXPECTED, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ class Worker:
             )
         )
         self._state = EnrichState()
+        self._findings_producer = Producer(producer_config(settings))
+        cache.emit_unused_findings(self._is_leader, self._publish_findings)
         self._assigned: set[tuple[str, int]] = set()
         self._last_lag = 0.0
         self.batches = 0
@@ -105,6 +107,31 @@ class Worker:
         finally:
             self._consumer.close()  # leaves the group: partitions move at once
             self._producer.flush(10)
+            self._findings_producer.flush(10)
+
+    def _is_leader(self) -> bool:
+        """The worker owning partition 0 of the CloudTrail topic runs the cluster-wide periodic checks."""
+        return (self._settings.topic_raw_cloudtrail, 0) in self._assigned
+
+    def _publish_findings(self, findings: list[Verdict]) -> None:
+        """Periodic findings (unused entitlements) to the verdict and alert topics; called from the
+        baseline thread, on a producer of their own (a transactional one cannot produce outside a batch)."""
+        settings = self._settings
+        delivery = _Delivery()
+        for verdict in findings:
+            key = (verdict.identity or verdict.principal).encode()
+            value = serialize_verdict(verdict)
+            for topic, data in (
+                (settings.topic_verdicts, value),
+                (settings.topic_alerts, value),
+                (settings.topic_alerts_ocsf, ocsf_json(verdict, __version__)),
+            ):
+                self._produce_one(self._findings_producer.produce, topic, key, data, delivery.callback)
+        self._findings_producer.flush(30)
+        if delivery.failed:
+            log.warning("periodic findings not delivered (%d): %s", delivery.failed, delivery.first_error)
+        for verdict in findings:
+            self._metrics.verdicts.labels(verdict.source, verdict.verdict, verdict.reason).inc()
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned.update((tp.topic, tp.partition) for tp in partitions)
@@ -213,6 +240,7 @@ class Worker:
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.05)
+                self._findings_producer.poll(0)
 
     def _offsets(self, batch: _Batch) -> list[TopicPartition]:
         return [TopicPartition(topic, partition, offset) for (topic, partition), offset in batch.next.items()]
