@@ -115,6 +115,8 @@ class BaselineCache:
         try:
             await self._load_snapshot(repo)
             self._ready.set()
+            # compile every identity's index now, beside the hot loop, instead of on first touch
+            threading.Thread(target=self.current.warm, name="baseline-warm", daemon=True).start()
             backoff = self._settings.baseline_poll_interval_s
             next_usage = time.monotonic() + self._settings.usage_flush_interval_s
             next_unused = time.monotonic() + min(self._settings.unused_check_interval_s, 60.0)
