@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from bench.workload import generate_records
@@ -33,7 +33,9 @@ from enricher.core.model import BaselineDocument
 from enricher.core.synthetic import generate_baseline
 
 BROKER = os.environ.get("ENRICHER_KAFKA_BROKERS", "127.0.0.1:19092")
-PG_ADMIN_URL = os.environ.get("ENRICHER_BENCH_DATABASE_URL", "postgresql+asyncpg://enricher:enricher@127.0.0.1:15432/enricher")
+PG_ADMIN_URL = os.environ.get(
+    "ENRICHER_BENCH_DATABASE_URL", "postgresql+asyncpg://enricher:enricher@127.0.0.1:15432/enricher"
+)
 PARTITIONS = 3
 SOURCES = ("cloudtrail", "k8s_audit", "mesh")
 
@@ -43,7 +45,9 @@ def _name(prefix: str) -> str:
 
 
 def _topics(admin: AdminClient, names: list[str], partitions: int = PARTITIONS) -> None:
-    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    )
     for future in futures.values():
         future.result(timeout=30)
 
@@ -53,7 +57,9 @@ def _source_of(raw: bytes) -> str:
 
 
 def _produce_all(raw_topics: dict[str, str], records: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": BROKER, "linger.ms": 20, "compression.type": "lz4", "log_level": 0})
+    producer = Producer(
+        {"bootstrap.servers": BROKER, "linger.ms": 20, "compression.type": "lz4", "log_level": 0}
+    )
     for i, raw in enumerate(records):
         while True:
             try:
@@ -98,7 +104,9 @@ def _import(url: str, doc: BaselineDocument) -> int:
 
 
 class _Worker:
-    def __init__(self, url: str, raw_topics: dict[str, str], outputs: dict[str, str], metrics_port: int, **env: str):
+    def __init__(
+        self, url: str, raw_topics: dict[str, str], outputs: dict[str, str], metrics_port: int, **env: str
+    ):
         self.metrics_port = metrics_port
         self.log = Path(tempfile.mkstemp(prefix="bench-worker-", suffix=".log")[1])
         full_env = {
@@ -118,7 +126,10 @@ class _Worker:
             **env,
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "enricher.cli", "worker"], env=full_env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+            [sys.executable, "-m", "enricher.cli", "worker"],
+            env=full_env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
 
     def metrics(self) -> str:
@@ -131,7 +142,10 @@ class _Worker:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log.read_text()[-2000:]}")
             try:
-                if "enricher_baseline_version" in self.metrics() and _gauge(self.metrics(), "enricher_baseline_version") > 0:
+                if (
+                    "enricher_baseline_version" in self.metrics()
+                    and _gauge(self.metrics(), "enricher_baseline_version") > 0
+                ):
                     return
             except OSError:
                 pass
@@ -206,7 +220,9 @@ def bare_loop(raw_topics: dict[str, str], sink: str, expected: int, batch: int =
     return seen / elapsed if elapsed else 0.0
 
 
-def worker_throughput(url: str, raw_topics: dict[str, str], outputs: dict[str, str], expected: int) -> dict[str, Any]:
+def worker_throughput(
+    url: str, raw_topics: dict[str, str], outputs: dict[str, str], expected: int
+) -> dict[str, Any]:
     """One worker on records already in the topics: events/s from its first to its last batch."""
     worker = _Worker(url, raw_topics, outputs, metrics_port=19464, ENRICHER_UNUSED_CHECK_INTERVAL_S="0")
     try:
@@ -290,7 +306,12 @@ def propagation(url: str, doc: BaselineDocument, version: int) -> dict[str, Any]
             while _gauge(worker.metrics(), "enricher_baseline_version") < new_version:
                 time.sleep(0.02)
             samples.append(time.perf_counter() - began)
-        return {"changes": len(samples), "max_s": max(samples), "mean_s": sum(samples) / len(samples), "target_s": 2.0}
+        return {
+            "changes": len(samples),
+            "max_s": max(samples),
+            "mean_s": sum(samples) / len(samples),
+            "target_s": 2.0,
+        }
     finally:
         worker.stop()
 
