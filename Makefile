@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.dev-installed
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 export KAFKA_PYTHON := $(abspath $(BIN))/python
 
@@ -74,16 +75,8 @@ services-up: kafka-up pg-up ## Start both services
 
 services-down: kafka-down pg-down ## Stop both services
 
-# ---------------------------------------------------------------------------------------------
-# Placeholders: not implemented yet.
-demo: ## [placeholder] The whole pipeline on sample data
-	@echo "demo: will start Kafka + the store, create topics, import a sample baseline, run a worker"
-	@echo "      and the API, replay the corpus through Kafka and show the verdicts. Not implemented yet."
-	@exit 1
+demo: dev kafka-up ## The whole pipeline on sample data: baseline, one worker, verdicts (DEMO_ARGS=--keep ...)
+	$(BIN)/enricher demo $(DEMO_ARGS)
 
-bench: ## [placeholder] Throughput/latency targets (writes .bench/results.json)
-	@echo "bench: will measure the core against its orjson floor, one worker through Kafka against a"
-	@echo "       bare consume/produce loop, latency and baseline load, and write .bench/results.json."
-	@echo "       Not implemented yet."
-	@exit 1
-# ---------------------------------------------------------------------------------------------
+bench: dev kafka-up pg-up ## Every SPEC target beside its floor; prints a table, writes .bench/results.json (BENCH=core ...)
+	$(BIN)/python -m bench.run $(BENCH)
