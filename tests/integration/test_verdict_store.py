@@ -25,6 +25,7 @@ from enricher.adapters.store.verdict_repo import BadVerdictRecord, Page, Verdict
 from enricher.core.pipeline import serialize_verdict
 from enricher.core.verdict import Verdict
 from tests.conftest import CORPUS, REPO
+from tests.integration.store_support import quiesce_autovacuum
 from tests.unit.verdict_samples import PAIRS, sample
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
@@ -39,6 +40,13 @@ SHADOW = "arn:aws:sts::111122223333:assumed-role/shadow-etl/etl-9f2c"
 def store_url(request: pytest.FixtureRequest) -> str:
     """A fresh, migrated store on each database."""
     return str(request.getfixturevalue("pg_database" if request.param == "postgresql" else "sqlite_url"))
+
+
+@pytest.fixture
+async def pg_database(pg_database: str) -> AsyncIterator[str]:
+    """The shared fixture's database, with autovacuum kept out of it before it is dropped."""
+    yield pg_database
+    await quiesce_autovacuum(pg_database)
 
 
 @pytest.fixture
