@@ -172,26 +172,30 @@ def _parse_event(d: Any, cluster: str | None, received: datetime | None) -> K8sI
     ips = get("sourceIPs")
     agent = get("userAgent")
     extra = user.get("extra")
-    return NormalizedEvent(
-        source=SOURCE,
-        system=SYSTEM,
-        event_id=audit_id,
-        time=when,
-        principal=principal,
-        principal_kind=principal_kind(principal),
-        raw_principal=username,
-        action=verb,
-        resource=resource,
-        outcome=outcome,
-        session=_session(extra) if extra else None,
-        via=via,
-        cluster=cluster,
-        namespace=namespace,
-        source_ip=text(ips[0]) if type(ips) is list and ips else None,
-        user_agent=agent if type(agent) is str and agent else None,
-        change=change,
-        error_code=error_code,
-        boundary=namespace or CLUSTER_SCOPE,
+    return NormalizedEvent(  # positional, as in the CloudTrail parser (hot path)
+        SOURCE,
+        SYSTEM,
+        audit_id,  # event_id
+        when,  # time
+        principal,
+        principal_kind(principal),
+        username,  # raw_principal
+        verb,  # action
+        resource,
+        outcome,
+        _session(extra) if extra else None,  # session
+        None,  # session_key
+        via,
+        None,  # account
+        None,  # region
+        cluster,
+        namespace,
+        text(ips[0]) if type(ips) is list and ips else None,  # source_ip
+        agent if type(agent) is str and agent else None,  # user_agent
+        change,
+        None,  # link
+        error_code,
+        namespace or CLUSTER_SCOPE,  # boundary
     )
 
 

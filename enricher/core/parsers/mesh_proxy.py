@@ -127,22 +127,30 @@ def build_proxy_event(
         principal, kind, raw_principal = peer[0], ev.SPIFFE, peer[1]
     else:
         principal, kind, raw_principal = "", ev.UNATTRIBUTED, source_ip or ""
-    return NormalizedEvent(
-        source="mesh",
-        system="mesh",
-        event_id=event_id,
-        time=time,
-        principal=principal,
-        principal_kind=kind,
-        raw_principal=raw_principal,
-        action=action,
-        resource=resource,
-        outcome=outcome,
-        namespace=_namespace(host),
-        source_ip=source_ip,
-        user_agent=user_agent if user_agent and user_agent != "-" else None,
-        error_code=None if outcome == "success" else (details or flags or str(status)),
-        boundary=host,
+    return NormalizedEvent(  # positional, as in the CloudTrail parser (hot path)
+        "mesh",  # source
+        "mesh",  # system
+        event_id,
+        time,
+        principal,
+        kind,  # principal_kind
+        raw_principal,
+        action,
+        resource,
+        outcome,
+        None,  # session
+        None,  # session_key
+        (),  # via
+        None,  # account
+        None,  # region
+        None,  # cluster
+        _namespace(host),  # namespace
+        source_ip,
+        user_agent if user_agent and user_agent != "-" else None,
+        None,  # change
+        None,  # link
+        None if outcome == "success" else (details or flags or str(status)),  # error_code
+        host,  # boundary
     )
 
 
