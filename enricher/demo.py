@@ -272,9 +272,7 @@ class _Demo:
         )
         try:
             return [
-                TopicPartition(
-                    topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                )
+                TopicPartition(topic, p, _high_watermark(consumer, topic, p))
                 for topic in topics
                 for p in _partitions(consumer, topic)
             ]
@@ -357,7 +355,7 @@ class _Demo:
         deadline = time.monotonic() + self.options.timeout_s
         next_line = time.monotonic() + 1.0
         began = time.monotonic()
-        ours = expected.verdict_ids
+        ours = expected.by_id
         roles = role_of_topics(settings)
         try:
             with open(self.workdir / "verdicts.jsonl", "wb") as saved:
@@ -487,6 +485,24 @@ def _partitions(consumer: Consumer, topic: str) -> Iterator[int]:
     if found is None or found.error is not None or not found.partitions:
         raise DemoError(f"topic {topic} does not exist (was `enricher topics create` refused?)")
     yield from sorted(found.partitions)
+
+
+# what a partition answers while its leader is still being elected or its log loaded
+_NOT_READY = frozenset(
+    {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
+)
+
+
+def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout: float = 30.0) -> int:
+    """The partition's end offset, waiting out a freshly created topic's leader election."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1])
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NOT_READY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def _accepts_tcp(address: str, timeout: float = 2.0) -> bool:

@@ -32,7 +32,7 @@ WIDTH: Final = 100
 class Expected:
     """What the core gives for this run's records."""
 
-    verdict_ids: set[str] = field(default_factory=set)
+    by_id: dict[str, tuple[str, str]] = field(default_factory=dict)  # verdict id -> (verdict, reason)
     verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
     alerts: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
@@ -43,7 +43,7 @@ class Expected:
     def add(self, result: BatchResult) -> None:
         """Count one enriched batch."""
         for v in result.verdicts:
-            self.verdict_ids.add(v.verdict_id)
+            self.by_id[v.verdict_id] = (v.verdict, v.reason)
             self.verdicts[(v.verdict, v.reason)] += 1
             self.alerts += v.verdict != EXPECTED
         self.dead_letters.update(d.error for d in result.dead_letters)
@@ -67,7 +67,7 @@ class Observed:
         self,
         role: str,
         value: bytes,
-        ours: set[str],
+        ours: dict[str, tuple[str, str]],
         produced: set[tuple[str, int, int]],
         saved: BinaryIO | None = None,
     ) -> None:
@@ -80,12 +80,16 @@ class Observed:
             return
         if role == "deadletter":
             position = (record.get("topic"), record.get("partition"), record.get("offset"))
-            if position in produced:
-                self.dead_letters[record.get("error") or "?"] += 1
-            else:
+            if position not in produced:
                 self.others += 1
+            elif ("deadletter", str(position)) not in self._seen:  # a redelivery counts once
+                self._seen.add(("deadletter", str(position)))
+                self.dead_letters[record.get("error") or "?"] += 1
             return
         uid = record.get("verdict_id") if role != "ocsf" else (record.get("metadata") or {}).get("uid")
+        if not isinstance(uid, str):
+            self.others += 1
+            return
         if uid not in ours or (role, uid) in self._seen:  # redelivered duplicates count once
             self.others += uid not in ours
             return
@@ -102,7 +106,7 @@ class Observed:
     def complete(self, expected: Expected) -> bool:
         """Every expected verdict, alert, OCSF finding and dead letter arrived."""
         return (
-            len(self.verdicts) == len(expected.verdict_ids)
+            len(self.verdicts) == len(expected.by_id)
             and self.alerts == self.findings == expected.alerts
             and self.dead_letters.total() == expected.dead_letters.total()
         )
@@ -115,7 +119,7 @@ class Observed:
         """One progress line."""
         return (
             f"  {elapsed:5.1f} s  produced {sent:,}"
-            f"  verdicts {len(self.verdicts):,}/{len(expected.verdict_ids):,}"
+            f"  verdicts {len(self.verdicts):,}/{len(expected.by_id):,}"
             f"  alerts {self.alerts:,}/{expected.alerts:,}  OCSF {self.findings:,}"
             f"  dead letters {self.dead_letters.total():,}/{expected.dead_letters.total():,}"
         )
@@ -132,17 +136,16 @@ def role_of_topics(settings: Settings) -> dict[str, str]:
 
 
 def mismatch(expected: Expected, observed: Observed) -> str | None:
-    """How the worker's verdicts differ from the core's on the same input, or None."""
-    got = observed.kinds()
-    if got == expected.verdicts:
+    """How the worker's verdicts differ from the core's on the same records (verdict and reason of
+    each event), or None."""
+    wrong: list[str] = []
+    for v in observed.verdicts:
+        core = expected.by_id.get(v["verdict_id"], ("?", "?"))
+        if (v["verdict"], v["reason"]) != core:
+            wrong.append(f"{v['event_id']}: worker {v['verdict']}/{v['reason']}, core {'/'.join(core)}")
+    if not wrong:
         return None
-    keys = sorted(set(got) | set(expected.verdicts))
-    diff = [
-        f"{k[0]}/{k[1]}: worker {got[k]}, core {expected.verdicts[k]}"
-        for k in keys
-        if got[k] != expected.verdicts[k]
-    ]
-    return "; ".join(diff)
+    return f"{len(wrong)} verdict(s), e.g. " + "; ".join(wrong[:3])
 
 
 def render_summary(
@@ -178,7 +181,8 @@ def _counts(expected: Expected, observed: Observed) -> str:
         f"  {'not judged: out of scope':<31} {expected.out_of_scope.total():>7,}   "
         f"{_fmt(expected.out_of_scope)}",
         f"  {'not judged: dropped':<31} {expected.skipped.total():>7,}   {_fmt(expected.skipped)}",
-        "The worker gave the same verdicts as the core on the same records (what `enricher replay` runs).",
+        "Every verdict of the worker has the verdict and reason the core (what `enricher replay` runs)",
+        "gives the same record.",
     ]
     return "\n".join(lines)
 
@@ -258,8 +262,8 @@ def _further(settings: Settings, paths: dict[str, str], prog: str) -> str:
     return "\n".join(
         [
             "Look further:",
-            f"  {prog} replay --baseline {paths['baseline']} {paths['samples']}/*.log",
-            "      the same verdicts from the same files, without Kafka (a summary on stderr)",
+            f"  {prog} replay --baseline {paths['baseline']} {paths['samples']}/*.log > replayed.jsonl",
+            "      the same verdicts from the same files without Kafka (the summary on stderr)",
             f"  jq -c '{alerts_only}' {paths['verdicts']}",
             f"  kcat -b {settings.kafka_brokers} -t {settings.topic_alerts} -C -o -5 -e",
             "      the last alerts, if kcat is installed",
