@@ -181,8 +181,8 @@ def _counts(expected: Expected, observed: Observed) -> str:
         f"  {'not judged: out of scope':<31} {expected.out_of_scope.total():>7,}   "
         f"{_fmt(expected.out_of_scope)}",
         f"  {'not judged: dropped':<31} {expected.skipped.total():>7,}   {_fmt(expected.skipped)}",
-        "Every verdict of the worker has the verdict and reason the core (what `enricher replay` runs)",
-        "gives the same record.",
+        "Checked: for every event the worker gave the verdict and reason the core gives here",
+        "(the core is also what `enricher replay` runs).",
     ]
     return "\n".join(lines)
 
@@ -262,7 +262,8 @@ def _further(settings: Settings, paths: dict[str, str], prog: str) -> str:
     return "\n".join(
         [
             "Look further:",
-            f"  {prog} replay --baseline {paths['baseline']} {paths['samples']}/*.log > replayed.jsonl",
+            f"  {prog} replay --baseline {paths['baseline']} --deadletter {paths['workdir']}/replay-dead.jsonl \\",
+            f"      {paths['samples']}/*.log > {paths['workdir']}/replayed.jsonl",
             "      the same verdicts from the same files without Kafka (the summary on stderr)",
             f"  jq -c '{alerts_only}' {paths['verdicts']}",
             f"  kcat -b {settings.kafka_brokers} -t {settings.topic_alerts} -C -o -5 -e",

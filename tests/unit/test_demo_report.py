@@ -124,7 +124,8 @@ def test_the_summary_counts_every_kind_and_shows_examples(run: tuple[Expected, B
     assert "(cloudtrail:aws_sso 1, mesh:unattributed 1)" in text
     for topic in role_of_topics(SETTINGS):
         assert topic in text
-    assert ".venv/bin/enricher replay --baseline enricher/samples/baseline.yaml .demo/samples/*.log" in text
+    assert ".venv/bin/enricher replay --baseline enricher/samples/baseline.yaml --deadletter" in text
+    assert ".demo/samples/*.log > .demo/replayed.jsonl" in text
     # the access-model example is the unentitled one (high), the matched one shows `via`
     assert "drift / access_model_change  [high]" in text
     assert "via system:serviceaccount:external-secrets:external-secrets" in text
