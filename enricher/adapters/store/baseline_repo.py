@@ -19,8 +19,9 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Final
 
 import asyncpg  # type: ignore[import-untyped]
@@ -47,6 +48,7 @@ _IN_CHUNK: Final = 500  # ids per ``IN (...)``: well below SQLite's and asyncpg'
 _NO_CONDITIONS: Final = Conditions()
 _DEFAULT_SETTINGS: Final = BaselineSettings()
 _S = sys.intern
+_BY_ID: Final = attrgetter("id")
 
 _IDENTITIES: Final[Table] = IdentityRow.__table__  # type: ignore[assignment]
 _ALIASES: Final[Table] = IdentityAliasRow.__table__  # type: ignore[assignment]
@@ -88,12 +90,8 @@ class ChangeResult:
 def canonical_identity(identity: Identity) -> Identity:
     """The identity as the store returns it: aliases sorted, entitlements ordered by id."""
     aliases = tuple(sorted(identity.aliases))
-    entitlements = tuple(sorted(identity.entitlements, key=_entitlement_id))
+    entitlements = tuple(sorted(identity.entitlements, key=_BY_ID))
     return replace(identity, aliases=aliases, entitlements=entitlements)
-
-
-def _entitlement_id(entitlement: Entitlement) -> str:
-    return entitlement.id
 
 
 def _alias_spellings(alias: str) -> tuple[str, str]:
@@ -113,6 +111,18 @@ def _sqlite_time(value: str | datetime | None) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+# A snapshot builds a million entitlements. Entitlement is a frozen slotted dataclass whose
+# __init__ sets each field through object.__setattr__, which costs twice what filling its slots
+# directly does, so _Assembler fills the slots (checked here against the model's fields).
+_ENTITLEMENT_FIELDS: Final = (
+    "id", "system", "actions", "resources", "conditions", "valid_from", "valid_until", "approved_by", "ticket",
+)  # fmt: skip
+if tuple(f.name for f in fields(Entitlement)) != _ENTITLEMENT_FIELDS:
+    raise RuntimeError("Entitlement's fields changed: update _ENTITLEMENT_FIELDS and _Assembler")
+_ENTITLEMENT_SETTERS: Final = tuple(getattr(Entitlement, name).__set__ for name in _ENTITLEMENT_FIELDS)
+_new = object.__new__
+
+
 class _Assembler:
     """Builds model objects from raw row tuples, sharing every repeated value."""
 
@@ -122,6 +132,7 @@ class _Assembler:
         self._text_times = text_times
         self._actions: dict[str, tuple[str, ...]] = {}
         self._conditions: dict[str, Conditions] = {}
+        self._strings: dict[str, str] = {}
 
     def add_aliases(self, rows: Iterable[Sequence[Any]]) -> None:
         aliases = self.aliases
@@ -142,27 +153,42 @@ class _Assembler:
         return found
 
     def add_entitlements(self, rows: Iterable[Sequence[Any]]) -> None:
-        out, loads, text_times = self.entitlements, orjson.loads, self._text_times
+        out, loads, text_times, shared = (
+            self.entitlements,
+            orjson.loads,
+            self._text_times,
+            self._strings.setdefault,
+        )
         actions_cache, conditions_cache = self._actions, self._conditions
+        (
+            set_id,
+            set_system,
+            set_actions,
+            set_resources,
+            set_conditions,
+            set_from,
+            set_until,
+            set_by,
+            set_ticket,
+        ) = _ENTITLEMENT_SETTERS
         for iid, eid, system, actions, resources, conditions, vf, vu, by, ticket in rows:
             if text_times and (vf is not None or vu is not None):
                 vf, vu = _sqlite_time(vf), _sqlite_time(vu)
-            entitlement = Entitlement(
-                _S(eid),
-                _S(system),
-                actions_cache.get(actions) or self._actions_of(actions),
-                tuple(loads(resources)),
-                conditions_cache.get(conditions) or self._conditions_of(conditions),
-                vf,
-                vu,
-                None if by is None else _S(by),
-                None if ticket is None else _S(ticket),
-            )
+            ent = _new(Entitlement)
+            set_id(ent, shared(eid, eid))
+            set_system(ent, shared(system, system))
+            set_actions(ent, actions_cache.get(actions) or self._actions_of(actions))
+            set_resources(ent, tuple(loads(resources)))
+            set_conditions(ent, conditions_cache.get(conditions) or self._conditions_of(conditions))
+            set_from(ent, vf)
+            set_until(ent, vu)
+            set_by(ent, by if by is None else shared(by, by))
+            set_ticket(ent, ticket if ticket is None else shared(ticket, ticket))
             found = out.get(iid)
             if found is None:
-                out[iid] = [entitlement]
+                out[iid] = [ent]
             else:
-                found.append(entitlement)
+                found.append(ent)
 
     def identities(self, rows: Iterable[Sequence[Any]]) -> list[Identity]:
         """The identity rows joined with the aliases and entitlements added so far, ordered by id."""
@@ -172,7 +198,7 @@ class _Assembler:
             found_aliases = aliases.get(iid)
             found_ents = entitlements.get(iid)
             if found_ents is not None and len(found_ents) > 1:
-                found_ents.sort(key=_entitlement_id)
+                found_ents.sort(key=_BY_ID)
             out.append(
                 Identity(
                     iid,
@@ -184,12 +210,8 @@ class _Assembler:
                     tuple(found_ents) if found_ents else (),
                 )
             )
-        out.sort(key=_identity_id)
+        out.sort(key=_BY_ID)
         return out
-
-
-def _identity_id(identity: Identity) -> str:
-    return identity.id
 
 
 def _settings_from(rows: Iterable[tuple[str, Any]]) -> BaselineSettings:
@@ -265,7 +287,7 @@ class _Rows:
                 assembler.add_entitlements(batch)
             async for batch in self._batches(_IDENTITY_SQL, "id", ids):
                 found.extend(assembler.identities(batch))
-            found.sort(key=_identity_id)
+            found.sort(key=_BY_ID)
         return found
 
     async def settings(self) -> BaselineSettings:
