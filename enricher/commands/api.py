@@ -85,7 +85,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     """Revoke a token by name."""
     info = _with_tokens(lambda repo: repo.revoke(args.name))
     assert info.revoked_at is not None
-    print(f"token {info.name!r} revoked (at {info.revoked_at.isoformat()})")
+    print(f"token {info.name!r} revoked (at {info.revoked_at.isoformat(timespec='seconds')})")
     return 0
 
 
@@ -93,8 +93,14 @@ def cmd_token_list(_args: argparse.Namespace) -> int:
     """One line per token: name, scopes, created, revoked (or ``active``)."""
     infos = _with_tokens(lambda repo: repo.list_tokens())
     for info in infos:
-        revoked = "active" if info.revoked_at is None else f"revoked {info.revoked_at.isoformat()}"
-        print(f"{info.name}\t{','.join(info.scopes)}\tcreated {info.created_at.isoformat()}\t{revoked}")
+        revoked = (
+            "active"
+            if info.revoked_at is None
+            else f"revoked {info.revoked_at.isoformat(timespec='seconds')}"
+        )
+        print(
+            f"{info.name}\t{','.join(info.scopes)}\tcreated {info.created_at.isoformat(timespec='seconds')}\t{revoked}"
+        )
     if not infos:
         print("no tokens (create one with: enricher api token create NAME --scopes read)", file=sys.stderr)
     return 0

@@ -36,8 +36,11 @@ from enricher.core.model import Identity
 from enricher.errors import BaselineError
 
 MAX_BODY: Final = 1 << 20
-# YAML cannot carry these raw (non-printable); JSON text can, so they are escaped on the way in.
-_NON_PRINTABLE: Final = re.compile("[\x7f-\x84\x86-\x9f\ufffe\uffff]")
+# Characters YAML reads differently from JSON when raw (non-printables; NEL, LS and PS are line
+# breaks YAML folds to spaces; a BOM): escaped on the way in, so they reach the validator as sent.
+_NON_PRINTABLE: Final = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+# "(first defined on line 12)", "on line 12": lines of the wrapped body mean nothing to the caller
+_LINE_REFERENCE: Final = re.compile(r" \(first defined on line \d+\)| on line \d+")
 
 router = APIRouter(prefix="/baseline", tags=["baseline"])
 
@@ -76,7 +79,8 @@ def _encode_cursor(identity_id: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError) as exc:
         raise invalid(["query.cursor: bad cursor"]) from exc
 
@@ -210,6 +214,14 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
+def _as_yaml(identity: dict[str, Any]) -> str:
+    """A baseline document holding ``identity``: JSON is YAML flow syntax, one node per line (the
+    file validator tells duplicates apart by line), strings double-quoted so none is retyped."""
+    flow = orjson.dumps(identity, option=orjson.OPT_INDENT_2).decode().replace("\n", "\n  ")
+    flow = _NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", flow)
+    return f"version: 1\nidentities:\n- {flow}\n"
+
+
 def parse_identity(body: bytes, identity_id: str) -> Identity:
     """The identity a ``PUT`` body describes, validated by the baseline file's rules.
 
@@ -225,12 +237,10 @@ def parse_identity(body: bytes, identity_id: str) -> Identity:
     data = _without_nulls(data)
     if data.setdefault("id", identity_id) != identity_id:
         raise invalid([f"body.id: {data['id']!r} does not match the identity in the path, {identity_id!r}"])
-    # JSON is YAML flow syntax: the file's loader reads the body as one identity of a document
-    flow = _NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", orjson.dumps(data).decode())
     try:
-        document = load_baseline_text(f"version: 1\nidentities:\n- {flow}\n", source="request body")
+        document = load_baseline_text(_as_yaml({"id": identity_id, **data}), source="request body")
     except BaselineError as exc:
-        raise invalid([problem.message for problem in exc.problems]) from exc
+        raise invalid([_LINE_REFERENCE.sub("", problem.message) for problem in exc.problems]) from exc
     return document.identities[0]
 
 

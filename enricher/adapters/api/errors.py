@@ -2,7 +2,8 @@
 
 - ``ApiError`` is what routes and auth raise on purpose (401, 403, 404, 413, 422 ...).
 - Request validation errors become 422 with each problem listed (the input itself is not echoed).
-- A store that cannot be reached is a 503 ``store_unavailable`` (transient, retry).
+- A store that cannot be reached (connection refused or lost, server starting or shutting down,
+  pool or lock timeout) is a 503 ``store_unavailable``: transient, retry.
 - Anything else is a bug: ``RequestObserver`` logs it with its traceback and answers a bare 500
   without internals. It is a plain ASGI middleware rather than an ``Exception`` handler because
   Starlette re-raises after running such a handler, which would log every error twice.
@@ -20,18 +21,17 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enricher.adapters.metrics import Metrics
+from enricher.adapters.store.verdict_repo import is_unavailable
 from enricher.errors import BaselineUnavailable
 
 log = logging.getLogger("enricher.api")
 
 UNMATCHED: Final = "unmatched"
-STORE_ERRORS: Final = (OperationalError, InterfaceError, PoolTimeout, BaselineUnavailable, ConnectionError)
 _STATUS_CODES: Final = {
     400: "bad_request",
     401: "invalid_token",
@@ -129,20 +129,16 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, error, detail, headers=exc.headers)
 
 
-async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("store unavailable during %s %s: %s", request.method, request.url.path, exc)
-    return error_response(
-        503, "store_unavailable", "the baseline and verdict store cannot be reached; retry later"
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into ``ErrorBody`` answers."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for error in STORE_ERRORS:
-        app.add_exception_handler(error, _store_unavailable)
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the store cannot be reached right now (a 503, not a 500)."""
+    return isinstance(exc, BaselineUnavailable | PoolTimeout) or is_unavailable(exc)
 
 
 def route_label(scope: Scope) -> str:
@@ -155,10 +151,13 @@ def route_label(scope: Scope) -> str:
 _INTERNAL_BODY: Final = (
     b'{"error":"internal_error","detail":"internal error; the server log has the details"}'
 )
+_UNAVAILABLE_BODY: Final = (
+    b'{"error":"store_unavailable","detail":"the baseline and verdict store cannot be reached; retry later"}'
+)
 
 
 class RequestObserver:
-    """ASGI middleware: per-route request counts and latency, and a 500 for any unhandled error."""
+    """ASGI middleware: per-route counts and latency; a 503 for a store outage, a 500 for any other error."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -181,19 +180,24 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, observe)
-        except Exception:
-            status = 500
-            log.exception("unhandled error on %s %s", scope.get("method"), route_label(scope))
+        except Exception as exc:
+            where = f"{scope.get('method')} {route_label(scope)}"
+            if store_unavailable(exc):
+                status, body = 503, _UNAVAILABLE_BODY
+                log.warning("store unavailable during %s: %s", where, exc)
+            else:
+                status, body = 500, _INTERNAL_BODY
+                log.exception("unhandled error on %s", where)
             if response_started:
                 raise  # half an answer is out: let the server drop the connection
-            await _send_internal_error(send)
+            await _send_error(send, status, body)
         finally:
             route = route_label(scope)
             self.metrics.api_requests.labels(route, str(status)).inc()
             self.metrics.api_latency.labels(route).observe(perf_counter() - started)
 
 
-async def _send_internal_error(send: Send) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_INTERNAL_BODY)).encode())]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": _INTERNAL_BODY})
+async def _send_error(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
