@@ -73,6 +73,22 @@ class Metrics:
             "Output records the broker did not acknowledge (batch retried)",
             registry=r,
         )
+        # Drift by AWS account / namespace: ``scope`` is capped per source (first N seen, then
+        # "_other"), see enricher/adapters/offenders.py and docs/observability.md.
+        self.verdicts_by_scope = Counter(
+            "enricher_verdicts_by_scope",
+            "Verdicts by AWS account (cloudtrail) or namespace (k8s_audit, mesh); scope capped per source",
+            ["source", "verdict", "scope"],
+            registry=r,
+        )
+        # Top offenders: only the top 10 identities per alert verdict over a sliding window, rewritten
+        # every 30 s (at most 40 series); identities are never labels of a per-event series.
+        self.top_offender_alerts = Gauge(
+            "enricher_top_offender_alerts",
+            "Alerts (verdict != expected) per identity over the last hour, top 10 per verdict only",
+            ["identity", "verdict"],
+            registry=r,
+        )
         # the sink: verdicts topic -> verdict store
         self.sink_writes = Counter(
             "enricher_sink_writes",
