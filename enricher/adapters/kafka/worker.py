@@ -29,6 +29,7 @@ from enricher import __version__
 from enricher.adapters.baseline_cache import BaselineCache
 from enricher.adapters.kafka.clients import consumer_config, default_worker_id, producer_config
 from enricher.adapters.metrics import Metrics
+from enricher.adapters.offenders import VerdictView
 from enricher.config import Settings
 from enricher.core.ocsf import ocsf_json
 from enricher.core.pipeline import BatchResult, EnrichState, RawRecord, enrich, serialize_verdict
@@ -86,6 +87,8 @@ class Worker:
         cache.emit_unused_findings(self._is_leader, self._publish_findings)
         self._assigned: set[tuple[str, int]] = set()
         self._last_lag = 0.0
+        self._verdict_view = VerdictView(metrics)  # drift by scope, top offenders (bounded)
+        self._verdict_view.start()
         self.batches = 0
 
     def stop(self) -> None:
@@ -283,6 +286,7 @@ class Worker:
         )
         for (source, verdict, reason), n in verdicts.items():
             m.verdicts.labels(source, verdict, reason).inc(n)
+        self._verdict_view.observe(result.verdicts)
         dead: Counter[tuple[str, str]] = Counter(
             (d.source or "unknown", d.error) for d in result.dead_letters
         )
