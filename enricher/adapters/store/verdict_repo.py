@@ -49,8 +49,6 @@ COLUMNS: Final = (
     "verdict_id", "event_id", "source", "system", "time", "verdict", "reason", "severity",
     "identity", "principal", "action", "resource", "outcome", "baseline_version", "record",
 )  # fmt: skip
-REQUIRED_TEXT: Final = ("verdict_id", "event_id", "source", "system", "verdict", "reason", "severity")
-OPTIONAL_TEXT: Final = ("identity", "principal", "action", "resource", "outcome")
 SYSTEM_OF_SOURCE: Final = {"cloudtrail": "aws", "k8s_audit": "k8s", "mesh": "mesh"}
 SOURCES: Final = tuple(SYSTEM_OF_SOURCE)
 OUTCOMES: Final = frozenset({"success", "denied", "error", None})
@@ -144,14 +142,15 @@ def verdict_row(record: bytes | Mapping[str, Any]) -> Row:
 
     Raises :class:`BadVerdictRecord` for input that is not a verdict record: not a JSON object,
     a required field missing, or a value outside the schema's enumerations (which is what keeps
-    every stored row inside the index branches the searches rely on).
+    every stored row inside the index branches the searches rely on). The sink calls this once
+    per verdict, so it reads each field once and checks with plain lookups.
     """
     if isinstance(record, bytes | bytearray | memoryview):
         try:
             data = orjson.loads(record)
         except orjson.JSONDecodeError as exc:
             raise BadVerdictRecord(f"not JSON: {exc}") from exc
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             raise BadVerdictRecord("not a JSON object")
         text = bytes(record).decode()
     else:
@@ -162,31 +161,32 @@ def verdict_row(record: bytes | Mapping[str, Any]) -> Row:
         data = _without_nul(data)
         text = orjson.dumps(data, option=orjson.OPT_UTC_Z).decode()
     try:
-        values = [data[name] for name in REQUIRED_TEXT]
-        time = _as_time(data["time"])
-        version = data["baseline_version"]
+        row = (
+            data["verdict_id"], data["event_id"], data["source"], data["system"], _as_time(data["time"]),
+            data["verdict"], data["reason"], data["severity"], data["identity"], data["principal"],
+            data["action"], data["resource"], data["outcome"], data["baseline_version"], text,
+        )  # fmt: skip
     except KeyError as exc:
         raise BadVerdictRecord(f"missing field {exc.args[0]!r}") from exc
-    optional = [data.get(name) for name in OPTIONAL_TEXT]
-    _check(values, optional, version)
-    # column order: verdict_id, event_id, source, system, time, verdict, reason, severity, ...
-    return (*values[:4], time, *values[4:], *optional, version, text)
+    _check(row)
+    return row
 
 
-def _check(values: list[Any], optional: list[Any], version: Any) -> None:
-    verdict_id, event_id, source, system, verdict, reason, severity = values
-    if not (type(verdict_id) is str and verdict_id and type(event_id) is str and event_id):
+def _check(row: Row) -> None:
+    verdict_id, event_id, source, system, _, verdict, reason, severity, *optional, outcome, version, _ = row
+    if type(verdict_id) is not str or type(event_id) is not str or not verdict_id or not event_id:
         raise BadVerdictRecord("verdict_id and event_id must be non-empty text")
     if SYSTEM_OF_SOURCE.get(source) != system:
         raise BadVerdictRecord(f"unknown source/system {source!r}/{system!r}")
     if VERDICT_OF_REASON.get(reason) != verdict:
         raise BadVerdictRecord(f"unknown verdict/reason {verdict!r}/{reason!r}")
-    if severity not in SEVERITIES or optional[-1] not in OUTCOMES:
-        raise BadVerdictRecord(f"unknown severity or outcome {severity!r}/{optional[-1]!r}")
-    if not all(v is None or type(v) is str for v in optional) or type(version) is not int:
-        raise BadVerdictRecord(
-            "identity, principal, action, resource must be text; baseline_version an integer"
-        )
+    if severity not in SEVERITIES or outcome not in OUTCOMES:
+        raise BadVerdictRecord(f"unknown severity or outcome {severity!r}/{outcome!r}")
+    for value in optional:
+        if value is not None and type(value) is not str:
+            raise BadVerdictRecord("identity, principal, action, resource must be text or null")
+    if type(version) is not int:
+        raise BadVerdictRecord("baseline_version must be an integer")
 
 
 def _without_nul(value: Any) -> Any:
@@ -209,6 +209,8 @@ def _as_time(value: Any) -> datetime:
             raise BadVerdictRecord(f"time is not RFC 3339: {value!r}") from exc
     else:
         raise BadVerdictRecord("time is not RFC 3339 text")
+    if when.tzinfo is UTC:
+        return when
     if when.tzinfo is None:
         raise BadVerdictRecord(f"time has no offset: {value!r}")
     return when.astimezone(UTC)
