@@ -7,6 +7,7 @@ so a filter, an order or a page boundary that is wrong shows up as a difference.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import os
 import subprocess
@@ -273,11 +274,15 @@ async def test_limits_and_cursors_are_validated(repo: VerdictRepository) -> None
     for cursor in ("", "not-base64!", "e30", "WzEsMl0", Page(T0, "x").encode()[:-3], "W10"):
         with pytest.raises(ValueError, match="bad cursor"):
             await repo.search(cursor=cursor)
-    naive = orjson.dumps(["2026-03-14T09:00:00", "abc"])
-    import base64
-
-    with pytest.raises(ValueError, match="bad cursor"):
-        await repo.search(cursor=base64.urlsafe_b64encode(naive).decode())
+    for made in (
+        ["2026-03-14T09:00:00", "abc"],
+        ["0001-01-01T00:00:00+05:00", "abc"],
+        ["2026-03-14T09:00:00Z", 7],
+    ):
+        with pytest.raises(ValueError, match="bad cursor"):
+            await repo.search(cursor=base64.urlsafe_b64encode(orjson.dumps(made)).decode())
+    with pytest.raises(ValueError, match="timezone"):
+        await repo.search(since=datetime(2026, 3, 14))
 
 
 def test_cursor_round_trip_is_opaque_urlsafe_text() -> None:

@@ -130,11 +130,11 @@ class Page:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             when, verdict_id = orjson.loads(raw)
             time = datetime.fromisoformat(when)
-        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            if time.tzinfo is None or not isinstance(verdict_id, str):
+                raise ValueError("bad cursor")
+            return cls(time.astimezone(UTC), verdict_id)
+        except (ValueError, TypeError, OverflowError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError("bad cursor") from exc
-        if time.tzinfo is None or not isinstance(verdict_id, str):
-            raise ValueError("bad cursor")
-        return cls(time.astimezone(UTC), verdict_id)
 
 
 def verdict_row(record: bytes | Mapping[str, Any]) -> Row:
@@ -319,6 +319,8 @@ class VerdictRepository:
         """
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+        if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
+            raise ValueError("since and until need a timezone")
         after = Page.decode(cursor) if cursor is not None else None
         conditions = _time_conditions(since, until, after)
         if identity is not None:
