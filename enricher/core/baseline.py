@@ -178,7 +178,8 @@ class CompiledEntitlement:
 
     The resource test is compiled on first use: most of a large baseline's entitlements are never
     a candidate for any event a worker sees, and the resource patterns are the one per-entitlement
-    piece that cannot be shared.
+    piece that cannot be shared. ``plain`` says the grant has neither a validity window nor
+    conditions, so a matching event needs no further test.
     """
 
     entitlement: Entitlement
@@ -187,6 +188,8 @@ class CompiledEntitlement:
     _resources: _Test | None = field(repr=False, compare=False)
     _networks: _Networks | None = field(repr=False, compare=False)
     _own_accounts: tuple[str, ...] = field(repr=False, compare=False)
+    plain: bool = field(default=False, repr=False, compare=False)
+    _described: str | None = field(default=None, repr=False, compare=False)
 
     def matches(self, action: str, resource: str) -> bool:
         """Action and resource patterns both match (the action as logged; AWS names any case)."""
@@ -221,6 +224,20 @@ class CompiledEntitlement:
         """The conditions hold: True without conditions; False for a missing or unparseable address."""
         return self._networks is None or self._networks.allows(source_ip)
 
+    def describe(self) -> str:
+        """``receipts-rw (s3:GetObject, s3:PutObject on arn:aws:s3:::receipts-prod/*)``, for explanations.
+
+        Built once per entitlement: explanations name the same few entitlements over and over.
+        """
+        text = self._described
+        if text is None:
+            e = self.entitlement
+            actions = ", ".join(e.actions[:3]) + (", ..." if len(e.actions) > 3 else "")
+            resources = ", ".join(e.resources[:2]) + (", ..." if len(e.resources) > 2 else "")
+            text = f"{e.id} ({actions} on {resources})"
+            object.__setattr__(self, "_described", text)  # a memo, not a change of value
+        return text
+
     def covers_boundary(self, boundary: str) -> bool:
         """This entitlement reaches ``boundary`` (AWS account, k8s namespace, mesh host)."""
         ent = self.entitlement
@@ -228,12 +245,17 @@ class CompiledEntitlement:
         return boundary in exact or (test is not None and test(boundary))
 
 
-class _SystemIndex:
-    """One identity's entitlements in one system: exact action -> entitlements, wildcard ones, boundaries."""
+class SystemIndex:
+    """One identity's entitlements in one system: exact action -> entitlements, wildcard ones, boundaries.
 
-    __slots__ = ("boundaries", "boundary_test", "by_action", "entries", "memo", "wildcard")
+    What ``CompiledBaseline.system_index`` returns, so that a rule that needs both the boundary
+    test and the candidates of one event looks the identity up once.
+    """
+
+    __slots__ = ("boundaries", "boundary_test", "by_action", "entries", "fold", "memo", "wildcard")
 
     def __init__(self, system: str, entries: list[CompiledEntitlement], own: tuple[str, ...]) -> None:
+        self.fold = system == _AWS
         by_action: dict[str, tuple[CompiledEntitlement, ...]] = {}
         wildcard: list[CompiledEntitlement] = []
         for compiled in entries:
@@ -253,10 +275,42 @@ class _SystemIndex:
         self.boundaries, self.boundary_test = _boundary_tests(_boundaries(system, resources, own))
 
     def covers(self, boundary: str) -> bool:
+        """Some entitlement of this index reaches ``boundary`` (account, namespace or host)."""
         if boundary in self.boundaries:
             return True
         test = self.boundary_test
         return test is not None and test(boundary)
+
+    def sole_plain_match(self, action: str, resource: str) -> CompiledEntitlement | None:
+        """The entitlement that decides the common event outright: the only candidate for ``action``,
+        with no window and no conditions, and matching ``resource``; None in every other case."""
+        found = self.candidates(action)
+        if len(found) != 1:
+            return None
+        cand = found[0]
+        if not cand.plain:
+            return None
+        test = cand._resources
+        if test is None:
+            test = cand._compile_resources()
+        return cand if test(resource) else None
+
+    def candidates(self, action: str) -> tuple[CompiledEntitlement, ...]:
+        """Entitlements whose action patterns match ``action`` (as logged): see ``CompiledBaseline``."""
+        key = action.lower() if self.fold else action
+        if not self.wildcard:
+            return self.by_action.get(key, ())
+        memo = self.memo
+        if memo is None:
+            memo = self.memo = {}
+        found = memo.get(key)
+        if found is None:
+            exact = self.by_action.get(key, ())
+            extra = tuple(c for c in self.wildcard if c._actions.test(key) and c not in exact)
+            found = exact + extra if extra else exact
+            if len(memo) < _MEMO_LIMIT:
+                memo[key] = found
+        return found
 
 
 class _Shared:
@@ -286,7 +340,7 @@ class _Shared:
         return found
 
 
-def _compile_identity(identity: Identity, shared: _Shared) -> dict[str, _SystemIndex]:
+def _compile_identity(identity: Identity, shared: _Shared) -> dict[str, SystemIndex]:
     """One identity's entitlements compiled, by system."""
     own = _own_accounts(identity.aliases)
     iid = identity.id
@@ -301,13 +355,14 @@ def _compile_identity(identity: Identity, shared: _Shared) -> dict[str, _SystemI
             None,
             shared.network_set(cidrs) if cidrs else None,
             own,
+            not cidrs and ent.valid_from is None and ent.valid_until is None,
         )
         group = groups.get(system)
         if group is None:
             groups[system] = [compiled]
         else:
             group.append(compiled)
-    return {system: _SystemIndex(system, entries, own) for system, entries in groups.items()}
+    return {system: SystemIndex(system, entries, own) for system, entries in groups.items()}
 
 
 def _alias_keys(alias: str) -> tuple[str, ...]:
@@ -354,7 +409,7 @@ class CompiledBaseline:
         version: int,
         settings: BaselineSettings,
         identities: dict[str, Identity],
-        compiled: dict[str, dict[str, _SystemIndex]],
+        compiled: dict[str, dict[str, SystemIndex]],
         aliases: dict[str, Identity],
         pattern_owners: frozenset[str],
         conflicts: bool,
@@ -382,7 +437,7 @@ class CompiledBaseline:
         self._out_of_scope = compile_patterns(settings.out_of_scope)
         self._alias_memo: dict[str, object] = {}
 
-    def _systems(self, identity_id: str) -> dict[str, _SystemIndex]:
+    def _systems(self, identity_id: str) -> dict[str, SystemIndex]:
         systems = self._compiled.get(identity_id)
         if systems is None:
             identity = self._identities.get(identity_id)
@@ -415,6 +470,10 @@ class CompiledBaseline:
         """``settings.out_of_scope`` names this principal (counted, given no verdict)."""
         return self._out_of_scope(principal)
 
+    def system_index(self, identity_id: str, system: str) -> SystemIndex | None:
+        """The identity's compiled entitlements in ``system``; None when it holds none there."""
+        return (self._compiled.get(identity_id) or self._systems(identity_id)).get(system)
+
     def holds_system(self, identity_id: str, system: str) -> bool:
         """The identity holds at least one entitlement in ``system``."""
         return system in (self._compiled.get(identity_id) or self._systems(identity_id))
@@ -430,22 +489,7 @@ class CompiledBaseline:
         The caller still checks the resource (``matches_resource``/``matches``), window and conditions.
         """
         index = (self._compiled.get(identity_id) or self._systems(identity_id)).get(system)
-        if index is None:
-            return ()
-        key = action.lower() if system == _AWS else action
-        if not index.wildcard:
-            return index.by_action.get(key, ())
-        memo = index.memo
-        if memo is None:
-            memo = index.memo = {}
-        found = memo.get(key)
-        if found is None:
-            exact = index.by_action.get(key, ())
-            extra = tuple(c for c in index.wildcard if c._actions.test(key) and c not in exact)
-            found = exact + extra if extra else exact
-            if len(memo) < _MEMO_LIMIT:
-                memo[key] = found
-        return found
+        return () if index is None else index.candidates(action)
 
     def nearest(
         self, identity_id: str, system: str, action: str, resource: str

@@ -34,7 +34,7 @@ class AliasIndex(Protocol):
     def is_out_of_scope(self, principal: str) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per event (see NormalizedEvent); never mutated
 class Resolution:
     """Outcome of resolution: the identity (or None), whether the event is in scope, extra ``via``."""
 
@@ -104,13 +104,25 @@ def resolve_identity(event: NormalizedEvent, baseline: AliasIndex, links: Sessio
     """Map the event's actor to an identity and decide whether it gets a verdict."""
     principal = event.principal
     kind = event.principal_kind
-    linked = links.via_for(event)
+    linked = links.via_for(event) if links._links else None
     via = event.via if linked is None else (*event.via, linked)
+    # The principal itself is the first alias key unless it is a SPIFFE id without its scheme.
+    if principal and (kind != ev.SPIFFE or principal.startswith("spiffe://")):
+        identity = baseline.resolve_alias(principal)
+        if identity is not None:
+            return Resolution(identity, True, via)
     for key in alias_keys(principal, kind, event.raw_principal):
         if key:
             identity = baseline.resolve_alias(key)
             if identity is not None:
                 return Resolution(identity, True, via)
+    return _unresolved(event, baseline, via)
+
+
+def _unresolved(event: NormalizedEvent, baseline: AliasIndex, via: tuple[str, ...]) -> Resolution:
+    """No alias names the actor: the principal kind and the out-of-scope patterns decide scope."""
+    principal = event.principal
+    kind = event.principal_kind
     if not principal:
         if kind == ev.UNATTRIBUTED and baseline.settings.mesh_require_identity:
             return Resolution(None, True, via)

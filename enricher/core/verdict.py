@@ -95,7 +95,21 @@ class Verdict:
     standards: tuple[str, ...]
 
 
+# The digest state after "<source>\x00" for each source: copying it skips rehashing the prefix.
+_PREFIXES: Final = {
+    source: hashlib.blake2b(f"{source}\x00".encode(), digest_size=16)
+    for source in ("cloudtrail", "k8s_audit", "mesh")
+}
+
+
 def make_verdict_id(source: str, event_id: str) -> str:
-    """Deterministic id from source + event id, so redelivered events collapse downstream."""
-    digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=16).hexdigest()
-    return digest
+    """Deterministic id from source + event id, so redelivered events collapse downstream.
+
+    The hex blake2b-128 digest of ``"<source>\x00<event id>"`` (UTF-8).
+    """
+    prefix = _PREFIXES.get(source)
+    if prefix is None:
+        return hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=16).hexdigest()
+    digest = prefix.copy()
+    digest.update(event_id.encode())
+    return digest.hexdigest()

@@ -13,9 +13,9 @@ from typing import Final
 import orjson
 
 from enricher.core.events import NormalizedEvent, Skipped
-from enricher.core.parsers.cloudtrail import parse_cloudtrail
-from enricher.core.parsers.k8s_audit import parse_k8s_audit
-from enricher.core.parsers.mesh import parse_mesh
+from enricher.core.parsers.cloudtrail import parse_cloudtrail, parse_cloudtrail_record
+from enricher.core.parsers.k8s_audit import parse_k8s_audit, parse_k8s_record
+from enricher.core.parsers.mesh import parse_mesh, parse_mesh_record
 from enricher.errors import ParseError
 
 ParseItem = NormalizedEvent | Skipped | ParseError
@@ -96,6 +96,26 @@ def parse_object(obj: object, source: str | None) -> Iterator[tuple[str | None, 
         return
     for item in PARSERS[detected](obj):
         yield detected, item
+
+
+def parse_single(obj: object, source: str | None) -> tuple[str, ParseItem] | None:
+    """``(source, item)`` for a record of the common one-event shape, exactly as ``parse_object``
+    would yield it but without its generators; None when the record needs ``parse_object`` (arrays,
+    envelopes, bodies of many records, unknown shapes)."""
+    if type(obj) is not dict:
+        return ("mesh", parse_mesh_record(obj)) if source == "mesh" else None
+    if source is None:
+        if "eventName" in obj:  # checked first by detect_source too
+            return "cloudtrail", parse_cloudtrail_record(obj)
+        source = detect_source(obj)
+    elif source == "cloudtrail":
+        return (source, parse_cloudtrail_record(obj)) if "eventName" in obj else None
+    if source == "mesh":
+        return source, parse_mesh_record(obj)
+    if source == "k8s_audit":
+        item = parse_k8s_record(obj)
+        return None if item is None else (source, item)
+    return None
 
 
 def _unknown(obj: object) -> Iterator[tuple[str | None, ParseItem]]:

@@ -69,6 +69,11 @@ def parse_cloudtrail(obj: object) -> Iterator[Item]:
         yield _not_an_object(obj)
 
 
+def parse_cloudtrail_record(rec: dict[str, object]) -> Item:
+    """The item of one plain record (a dict with ``eventName``): what ``parse_cloudtrail`` yields for it."""
+    return _record(rec)
+
+
 def _records(body: dict[str, object]) -> Iterator[Item]:
     records = body["Records"]
     if type(records) is not list:

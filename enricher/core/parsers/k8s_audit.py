@@ -108,6 +108,14 @@ def parse_k8s_audit(
         yield _guarded(_parse_event, obj, cluster, received)
 
 
+def parse_k8s_record(obj: dict[str, Any]) -> K8sItem | None:
+    """The item of one plain audit event (``kind: Event``), as ``parse_k8s_audit`` yields it; None
+    for the shapes it unwraps first (lists, AKS and GKE envelopes)."""
+    if obj.get("kind") != "Event" or "protoPayload" in obj or ("properties" in obj and "category" in obj):
+        return None
+    return _guarded(_parse_event, obj, None, None)
+
+
 def _guarded(parse: _Parse, record: object, cluster: str | None, received: datetime | None) -> K8sItem:
     try:
         return parse(record, cluster, received)

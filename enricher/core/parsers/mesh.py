@@ -37,12 +37,16 @@ _ZTUNNEL_KEYS: Final = ("src.addr", "dst.addr", "src.identity", "dst.service")
 
 def parse_mesh(obj: object) -> Iterator[Item]:
     """Parse one mesh record (a text line or decoded JSON) into one event, skip or parse error."""
+    yield parse_mesh_record(obj)
+
+
+def parse_mesh_record(obj: object) -> Item:
+    """The one item of a mesh record: what ``parse_mesh`` yields, without the generator."""
     try:
-        item = _parse(obj, obj, 0)
+        return _parse(obj, obj, 0)
     except Exception as exc:  # last resort: a parser bug must not stop the stream
         # Every expected failure has its own reason; the fuzz tests assert this one never fires.
-        item = ParseError("malformed", f"{type(exc).__name__}: {str(exc)[:200]}", obj)
-    yield item
+        return ParseError("malformed", f"{type(exc).__name__}: {str(exc)[:200]}", obj)
 
 
 def _parse(obj: object, raw: object, depth: int) -> Item:

@@ -34,8 +34,8 @@ def decide_access_change(ctx: Context) -> Decision | None:
         v.ACCESS_MODEL_CHANGE,
         f"{identity.id} changed the access model ({change.category}: {event.action}) of {target_name} "
         f"({event.outcome}); the actor was {why}.",
-        entitlement=usable[0].entitlement.id if entitled else None,
-        actor_entitled=entitled,
-        target=change.target,
-        target_identity=target_identity.id if target_identity is not None else None,
+        usable[0].entitlement.id if entitled else None,  # entitlement
+        entitled,  # actor_entitled
+        change.target,  # target
+        target_identity.id if target_identity is not None else None,  # target_identity
     )

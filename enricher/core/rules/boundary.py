@@ -19,9 +19,9 @@ def decide_boundary(ctx: Context) -> Decision | None:
     event = ctx.event
     identity = ctx.identity
     assert identity is not None
-    baseline = ctx.baseline
     system = event.system
-    if not baseline.holds_system(identity.id, system):
+    index = ctx.baseline.system_index(identity.id, system)
+    if index is None:
         return Decision(
             v.UNAUTHORIZED_PATH,
             v.UNAPPROVED_SYSTEM,
@@ -29,7 +29,7 @@ def decide_boundary(ctx: Context) -> Decision | None:
             f"{event.resource} ({event.outcome}).",
         )
     boundary = event.boundary
-    if boundary and not baseline.covers_boundary(identity.id, system, boundary):
+    if boundary and not index.covers(boundary):
         return Decision(
             v.UNAUTHORIZED_PATH,
             v.UNAPPROVED_SYSTEM,

@@ -9,7 +9,9 @@ from enricher.core.events import NormalizedEvent
 from enricher.core.model import Identity
 
 
-@dataclass(frozen=True, slots=True)
+# Decision and Match are slotted but not frozen, like NormalizedEvent: one of each is built per
+# event, and frozen construction pays an ``object.__setattr__`` per field. Never mutated.
+@dataclass(slots=True)
 class Decision:
     """A rule's finding: verdict + reason, the entitlement it rests on, and its one-sentence why."""
 
@@ -22,7 +24,7 @@ class Decision:
     target_identity: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     """Entitlements of the identity that match action + resource, split by what else holds.
 
@@ -67,13 +69,25 @@ def compute_match(ctx: Context) -> Match:
     if identity is None:
         return NO_MATCH
     event = ctx.event
-    action = event.action
+    index = ctx.baseline.system_index(identity.id, event.system)
+    if index is None:
+        return NO_MATCH
+    found = index.candidates(event.action)
+    if not found:
+        return NO_MATCH
     resource = event.resource
+    # Candidates already match the action, so only the resource is left to test.
+    if len(found) == 1:  # the common case: one grant names the action
+        cand = found[0]
+        if not cand.matches_resource(resource):
+            return NO_MATCH
+        if cand.plain:
+            return Match(found)
     usable: list[CompiledEntitlement] = []
     expired: list[CompiledEntitlement] = []
     wrong_source: list[CompiledEntitlement] = []
-    for cand in ctx.baseline.candidates(identity.id, event.system, action):
-        if not cand.matches(action, resource):
+    for cand in found:
+        if not cand.matches_resource(resource):
             continue
         if not cand.is_valid_at(event.time):
             expired.append(cand)
@@ -88,7 +102,4 @@ def compute_match(ctx: Context) -> Match:
 
 def describe_entitlement(ent: CompiledEntitlement) -> str:
     """``receipts-rw (s3:GetObject, s3:PutObject on arn:aws:s3:::receipts-prod/*)`` for explanations."""
-    e = ent.entitlement
-    actions = ", ".join(e.actions[:3]) + (", ..." if len(e.actions) > 3 else "")
-    resources = ", ".join(e.resources[:2]) + (", ..." if len(e.resources) > 2 else "")
-    return f"{e.id} ({actions} on {resources})"
+    return ent.describe()

@@ -17,7 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from enricher.core import verdict as v
-from enricher.core.rules.context import Context, Decision, describe_entitlement
+from enricher.core.baseline import CompiledEntitlement
+from enricher.core.events import NormalizedEvent
+from enricher.core.rules.context import Context, Decision
 
 
 def decide_entitlement_match(ctx: Context) -> Decision:
@@ -35,15 +37,9 @@ def decide_entitlement_match(ctx: Context) -> Decision:
                 v.APPROVED_BUT_DENIED,
                 f"{identity.id} is approved for {event.action} on {event.resource} by {ent.entitlement.id} "
                 f"but the platform denied it ({event.error_code or 'denied'}): baseline and reality disagree.",
-                entitlement=ent.entitlement.id,
+                ent.entitlement.id,
             )
-        return Decision(
-            v.EXPECTED,
-            v.MATCHED_ENTITLEMENT,
-            f"{identity.id} used entitlement {describe_entitlement(ent)} for {event.action} on "
-            f"{event.resource}.",
-            entitlement=ent.entitlement.id,
-        )
+        return expected_decision(identity.id, event, ent)
     if match.expired:
         ent = match.expired[0]
         e = ent.entitlement
@@ -53,7 +49,7 @@ def decide_entitlement_match(ctx: Context) -> Decision:
             v.EXPIRED_ENTITLEMENT,
             f"{identity.id} performed {event.action} on {event.resource} ({event.outcome}) at "
             f"{_iso(event.time)}, outside the valid window of {e.id} ({window}).",
-            entitlement=e.id,
+            e.id,
         )
     if match.wrong_source:
         e = match.wrong_source[0].entitlement
@@ -63,9 +59,19 @@ def decide_entitlement_match(ctx: Context) -> Decision:
             f"{identity.id} performed {event.action} on {event.resource} ({event.outcome}) from "
             f"{event.source_ip or 'an unknown address'}, outside the sources {e.id} allows "
             f"({', '.join(e.conditions.source_cidrs)}).",
-            entitlement=e.id,
+            e.id,
         )
     return _no_match(ctx, denied)
+
+
+def expected_decision(identity_id: str, event: NormalizedEvent, ent: CompiledEntitlement) -> Decision:
+    """``expected``/``matched_entitlement``: ``ent`` is usable for the event, which was not denied."""
+    return Decision(
+        v.EXPECTED,
+        v.MATCHED_ENTITLEMENT,
+        f"{identity_id} used entitlement {ent.describe()} for {event.action} on {event.resource}.",
+        ent.entitlement.id,
+    )
 
 
 def _no_match(ctx: Context, denied: bool) -> Decision:
@@ -76,21 +82,21 @@ def _no_match(ctx: Context, denied: bool) -> Decision:
     if nearest is None:
         hint = "it holds no comparable entitlement"
     else:
-        hint = f"the nearest, {describe_entitlement(nearest)}, does not cover it"
+        hint = f"the nearest, {nearest.describe()}, does not cover it"
     if denied:
         return Decision(
             v.UNAUTHORIZED_PATH,
             v.DENIED_OUTSIDE_BASELINE,
             f"{identity.id} tried {event.action} on {event.resource} and was denied; no entitlement "
             f"approves it and {hint}.",
-            entitlement=nearest.entitlement.id if nearest is not None else None,
+            nearest.entitlement.id if nearest is not None else None,
         )
     return Decision(
         v.OVERPRIVILEGED,
         v.ALLOWED_BEYOND_BASELINE,
         f"{identity.id} performed {event.action} on {event.resource} ({event.outcome}) and the platform "
         f"allowed it, but no entitlement approves it; {hint}.",
-        entitlement=nearest.entitlement.id if nearest is not None else None,
+        nearest.entitlement.id if nearest is not None else None,
     )
 
 

@@ -27,6 +27,8 @@ def decide_identity_link(ctx: Context) -> Decision | None:
         v.IDENTITY_LINK,
         f"{identity.id} assumed {link.role}, which is an alias of the same identity "
         f"({event.principal} -> role).",
-        target=link.role,
-        target_identity=identity.id,
+        None,  # entitlement
+        None,  # actor_entitled
+        link.role,  # target
+        identity.id,  # target_identity
     )
