@@ -191,11 +191,30 @@ def test_the_view_ranks_alerts_by_identity_or_raw_principal_and_never_expected_o
 def test_an_unknown_identity_is_ranked_under_its_raw_principal():
     alert = next(v for v in workload_verdicts() if v.reason == "unknown_identity")
     assert alert.identity is None
-    shadow = "arn:aws:iam::999988887777:role/shadow-deployer"
+    shadow = "spiffe://cluster.local/ns/payments/sa/debug-shell"
     metrics = Metrics()
     view = VerdictView(metrics)
-    view.observe([dataclasses.replace(alert, principal=shadow)] * 100 + list(workload_verdicts()))
+    view.observe(
+        [dataclasses.replace(alert, principal=shadow, session=None)] * 100 + list(workload_verdicts())
+    )
     assert view.offenders.top()["unauthorized_path"][0] == (shadow, 100)
+
+
+def test_an_unknown_assumed_role_is_ranked_once_whatever_its_sessions():
+    alert = next(
+        v for v in workload_verdicts() if v.reason == "unknown_identity" and v.source == "cloudtrail"
+    )
+    role = "arn:aws:sts::444455556666:assumed-role/github-actions-deploy"
+    sessions = [f"GitHubActions-{i}" for i in range(60)]
+    calls = [dataclasses.replace(alert, principal=f"{role}/{s}", session=s) for s in sessions]
+    view = VerdictView(Metrics())
+    view.observe(calls + list(workload_verdicts()))
+    assert view.offenders.top()["unauthorized_path"][0] == (role, 60)
+    # a principal that merely ends like its session keeps its name
+    user = dataclasses.replace(alert, principal="arn:aws:iam::444455556666:user/ci", session="ci")
+    view = VerdictView(Metrics())
+    view.observe([user] * 100)
+    assert view.offenders.top()["unauthorized_path"] == [("arn:aws:iam::444455556666:user/ci", 100)]
 
 
 def test_the_publisher_thread_shows_the_first_offenders_within_a_second():
