@@ -14,7 +14,7 @@ export KAFKA_PYTHON := $(abspath $(BIN))/python
 .DEFAULT_GOAL := help
 .PHONY: help dev lint format test test-unit test-integration \
         kafka-up kafka-down kafka-restart kafka-clean kafka-status \
-        pg-up pg-down pg-clean pg-status services-up services-down demo bench
+        pg-up pg-down pg-clean pg-status services-up services-down demo bench prometheus
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_.-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -35,13 +35,13 @@ format: dev ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: dev lint kafka-up pg-up ## Everything CI runs: lint, start Kafka + PostgreSQL, all tests
+test: dev lint kafka-up pg-up prometheus ## Everything CI runs: lint, start Kafka + PostgreSQL, all tests
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 test-unit: dev ## Unit tests only (no services)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: dev kafka-up pg-up ## Integration tests only (starts the services)
+test-integration: dev kafka-up pg-up prometheus ## Integration tests only (starts the services)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 kafka-up: dev ## Start the local Kafka broker on 127.0.0.1:19092 (fetches jars once; idempotent)
@@ -70,6 +70,12 @@ pg-clean: ## Stop and drop the PostgreSQL cluster
 
 pg-status: ## Say whether PostgreSQL accepts connections on the port
 	scripts/pg.sh status
+
+prometheus: ## Install Debian's prometheus package (prometheus + promtool, for the observability tests) when absent
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
 
 services-up: kafka-up pg-up ## Start both services
 
