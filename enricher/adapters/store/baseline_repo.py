@@ -16,6 +16,8 @@ records come back in one canonical order (identities by id, aliases sorted, enti
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +46,7 @@ from enricher.errors import BaselineError, Problem
 # Any fixed 64-bit number: the key of the advisory lock every baseline writer takes on PostgreSQL.
 WRITER_LOCK_KEY: Final = 0x656E_7269_6368_6572
 _FETCH_ROWS: Final = 50_000
+_PG_FETCH_ROWS: Final = 10_000  # ~2 MB of rows: fits the loopback socket buffers while being decoded
 _IN_CHUNK: Final = 500  # ids per ``IN (...)``: well below SQLite's and asyncpg's bind limits
 _NO_CONDITIONS: Final = Conditions()
 _DEFAULT_SETTINGS: Final = BaselineSettings()
@@ -263,8 +266,19 @@ class _Rows:
                 cursor = await self.pg.cursor(sql)
             else:
                 cursor = await self.pg.cursor(f"{sql} WHERE {column} = ANY($1::text[])", list(ids))
-            while batch := await cursor.fetch(_FETCH_ROWS):
-                yield batch
+            # Ask for the next batch before handing this one out: the server fills the socket
+            # buffers while the caller turns the rows into objects (the two run on different cores).
+            pending = asyncio.ensure_future(cursor.fetch(_PG_FETCH_ROWS))
+            try:
+                while batch := await pending:
+                    pending = asyncio.ensure_future(cursor.fetch(_PG_FETCH_ROWS))
+                    await asyncio.sleep(0)  # let the request go out
+                    yield batch
+            finally:
+                if not pending.done():  # the caller stopped early: do not leave a fetch running
+                    pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError):
+                        await pending
             return
         if ids is None:
             result = await self.conn.exec_driver_sql(sql)
