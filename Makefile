@@ -71,11 +71,8 @@ pg-clean: ## Stop and drop the PostgreSQL cluster
 pg-status: ## Say whether PostgreSQL accepts connections on the port
 	scripts/pg.sh status
 
-prometheus: ## Install Debian's prometheus package (prometheus + promtool, for the observability tests) when absent
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+prometheus: ## Install Debian's prometheus package (prometheus + promtool, for the observability tests) when absent; its service is not started
+	scripts/prometheus.sh
 
 services-up: kafka-up pg-up ## Start both services
 
