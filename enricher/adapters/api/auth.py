@@ -15,6 +15,7 @@ from fastapi.security import HTTPBearer
 
 from enricher.adapters.api.context import ApiContext, get_context
 from enricher.adapters.api.errors import ApiError
+from enricher.adapters.api.params import reject_unknown_query
 from enricher.adapters.api.schemas import ErrorBody
 from enricher.adapters.store.token_repo import BASELINE_WRITE, READ, TokenInfo, effective_scopes
 
@@ -77,7 +78,9 @@ async def authenticate(request: Request, context: ApiContext) -> TokenInfo:
 
 
 def require(scope: str) -> Callable[..., Awaitable[TokenInfo]]:
-    """A dependency that authenticates the request and checks that its token grants ``scope``."""
+    """A dependency that authenticates the request, checks that its token grants ``scope``, and
+    then (so that an anonymous caller learns nothing about parameters) refuses unknown query
+    parameters."""
 
     async def dependency(
         request: Request,
@@ -93,6 +96,7 @@ def require(scope: str) -> Callable[..., Awaitable[TokenInfo]]:
                 f"this route needs the {scope!r} scope; token {token.name!r} has: {held}",
                 headers={"WWW-Authenticate": _challenge("insufficient_scope", scope=scope)},
             )
+        await reject_unknown_query(request)
         return token
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from enricher.adapters.api.auth import ReadToken, route_docs
 from enricher.adapters.api.context import ApiContext, get_context
+from enricher.adapters.api.params import reject_unknown_query
 from enricher.adapters.api.schemas import ErrorBody, Health
 from enricher.adapters.store.migrate import current_revision
 from enricher.adapters.store.token_repo import READ
@@ -26,7 +27,13 @@ log = logging.getLogger("enricher.api")
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, response_model_exclude_none=True)
+@router.get(
+    "/healthz",
+    response_model=Health,
+    response_model_exclude_none=True,
+    dependencies=[Depends(reject_unknown_query)],
+    responses={422: {"model": ErrorBody, "description": "Unknown query parameter"}},
+)
 async def healthz() -> dict[str, Any]:
     """Liveness: 200 whenever the process can answer. No token needed."""
     return {"status": "ok"}
@@ -56,7 +63,11 @@ async def readiness(context: ApiContext) -> tuple[bool, str | None, str | None]:
     "/readyz",
     response_model=Health,
     response_model_exclude_none=True,
-    responses={503: {"model": Health, "description": "Not ready; reason says why"}},
+    dependencies=[Depends(reject_unknown_query)],
+    responses={
+        422: {"model": ErrorBody, "description": "Unknown query parameter"},
+        503: {"model": Health, "description": "Not ready; reason says why"},
+    },
 )
 async def readyz(context: Annotated[ApiContext, Depends(get_context)]) -> Any:
     """Readiness: 200 when the database answers and its schema is at this release's migration
@@ -72,7 +83,6 @@ _METRICS_DOCS["responses"][200] = {
     "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
     "description": "Prometheus text exposition format",
 }
-_METRICS_DOCS["responses"].pop(422)
 _METRICS_DOCS["responses"][503] = {"model": ErrorBody, "description": "The store cannot be reached"}
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 from pydantic import AfterValidator
+
+from enricher.adapters.api.errors import invalid
 
 MAX_TEXT: Final = 2048
 MAX_PAGE: Final = 500
@@ -82,3 +84,32 @@ def check_window(since: datetime | None, until: datetime | None) -> str | None:
     if since is not None and until is not None and until <= since:
         return "query.until: must be after since"
     return None
+
+
+def _declared_query(request: Request) -> frozenset[str]:
+    """The query parameters the matched route declares, read once per route from the OpenAPI document."""
+    app = request.app
+    table: dict[tuple[str, str], frozenset[str]] | None = getattr(app.state, "query_params", None)
+    if table is None:
+        table = {}
+        for path, item in app.openapi()["paths"].items():
+            for method, operation in item.items():
+                names = {p["name"] for p in operation.get("parameters", ()) if p.get("in") == "query"}
+                table[(method.upper(), path)] = frozenset(names)
+        app.state.query_params = table
+    route = request.scope.get("route")
+    return table.get((request.method, getattr(route, "path", "")), frozenset())
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A 422 for a query parameter the route does not take: a typo such as ``?verdcit=drift``
+    would otherwise silently widen a search."""
+    if not request.query_params:
+        return
+    allowed = _declared_query(request)
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        expected = ", ".join(sorted(allowed)) or "none"
+        raise invalid(
+            [f"query.{name[:64]}: unknown parameter (this route takes: {expected})" for name in unknown]
+        )
