@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from enricher.commands import baseline, demo, replay, sink, worker
+from enricher.commands import api, baseline, demo, replay, sink, worker
 from enricher.errors import BaselineError, EnricherError
 
 Handler = Callable[[argparse.Namespace], int]
 
 # Each command group registers its sub-commands; the order here is the order of ``--help``.
-COMMAND_GROUPS = (replay, baseline, worker, sink, demo)
+COMMAND_GROUPS = (replay, baseline, worker, sink, api, demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
