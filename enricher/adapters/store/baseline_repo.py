@@ -61,13 +61,14 @@ _CHANGES: Final[Table] = BaselineChangeRow.__table__  # type: ignore[assignment]
 
 _ALIAS_SQL: Final = "SELECT identity_id, alias FROM identity_aliases"
 _IDENTITY_SQL: Final = "SELECT id, kind, owner, purpose, status FROM identities"
-# JSON columns come back as text (decoded once per distinct value below), never through a codec.
+# JSON columns come back as text, decoded by _Assembler once per distinct value.
 _ENTITLEMENT_SQL: Final = (
     "SELECT identity_id, id, system, {json}, valid_from, valid_until, approved_by, ticket FROM entitlements"
 )
 _VERSION_SQL: Final = "SELECT coalesce(max(version), 0) FROM baseline_changes"
+# on a pooled PostgreSQL connection, SQLAlchemy's JSONB codec would decode in Python: cast to text
 _PG_JSON: Final = "CAST(actions AS text), CAST(resources AS text), CAST(conditions AS text)"
-_SQLITE_JSON: Final = "actions, resources, conditions"
+_PLAIN_JSON: Final = "actions, resources, conditions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ class _Rows:
     def __init__(self, sa: AsyncConnection | None, pg: Any = None, cast_json: bool = True) -> None:
         self.sa = sa
         self.pg = pg
-        self._json = (_PG_JSON if cast_json else _SQLITE_JSON) if pg is not None else _SQLITE_JSON
+        self._json = (_PG_JSON if cast_json else _PLAIN_JSON) if pg is not None else _PLAIN_JSON
 
     @classmethod
     async def on(cls, conn: AsyncConnection) -> _Rows:
