@@ -136,6 +136,16 @@ async def test_event_with_verdicts_from_two_sources(empty_api: Api) -> None:
     assert body["related"] == []  # an event's own verdicts are not "related"
 
 
+async def test_event_ids_with_slashes(api: Api) -> None:
+    # periodic findings have ids like unused/IDENTITY/ENTITLEMENT/DAY
+    unused = next(v for v in SAMPLES if v.source == "cloudtrail" and v.reason == "unused_entitlement")
+    assert "/" in unused.event_id
+    for path in (f"/events/{unused.event_id}", "/events/" + unused.event_id.replace("/", "%2F")):
+        response = await api.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert ids(response.json()["verdicts"]) == [unused.verdict_id]
+
+
 async def test_unknown_event_is_404(api: Api) -> None:
     response = await api.get("/events/no-such-event")
     assert response.status_code == 404
@@ -308,6 +318,26 @@ async def test_identity_in_the_baseline_without_verdicts(empty_api: Api) -> None
     assert body["verdict_counts"] == dict.fromkeys(VERDICTS, 0)
     timeline = await empty_api.get("/identities/nightly-backup/timeline")
     assert timeline.status_code == 200 and timeline.json()["items"] == []
+
+
+async def test_identity_ids_with_slashes(empty_api: Api) -> None:
+    identity_id = "ci/github/deploy"
+    body = {"kind": "ci_pipeline", "owner": "team-sre", "purpose": "Deploys from CI"}
+    put = await empty_api.client.put(
+        f"/baseline/identities/{identity_id}", headers=empty_api.auth("write"), json=body
+    )
+    assert put.status_code == 201, put.text
+    verdict = sample("k8s_audit", "matched_entitlement", identity=identity_id, event_id="slash-1")
+    await empty_api.store([verdict])
+    assert (await empty_api.get(f"/baseline/identities/{identity_id}")).json()["id"] == identity_id
+    detail = (await empty_api.get(f"/identities/{identity_id}")).json()
+    assert detail["id"] == identity_id and detail["verdict_counts"]["expected"] == 1
+    timeline = (await empty_api.get(f"/identities/{identity_id}/timeline")).json()
+    assert timeline["identity"] == identity_id and ids(timeline["items"]) == [verdict.verdict_id]
+    deleted = await empty_api.client.delete(
+        f"/baseline/identities/{identity_id}", headers=empty_api.auth("write")
+    )
+    assert deleted.json()["deleted"] == [identity_id]
 
 
 @pytest.mark.parametrize("path", ["/identities/ghost", "/identities/ghost/timeline"])

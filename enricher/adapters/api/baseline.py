@@ -128,7 +128,7 @@ async def list_identities(
     return {"baseline_version": snapshot.version, "items": items, "next_cursor": next_cursor}
 
 
-@router.get("/identities/{identity_id}", response_model=IdentityRecord, **route_docs(READ, 404))
+@router.get("/identities/{identity_id:path}", response_model=IdentityRecord, **route_docs(READ, 404))
 async def get_baseline_identity(
     identity_id: IdentityId, _token: ReadToken, context: Annotated[ApiContext, Depends(get_context)]
 ) -> dict[str, Any]:
@@ -245,7 +245,7 @@ def parse_identity(body: bytes, identity_id: str) -> Identity:
 
 
 @router.put(
-    "/identities/{identity_id}",
+    "/identities/{identity_id:path}",
     response_model=ChangeOut,
     status_code=200,
     openapi_extra={"requestBody": _IDENTITY_BODY, "x-required-scope": BASELINE_WRITE},
@@ -282,7 +282,7 @@ async def put_identity(
     }
 
 
-@router.delete("/identities/{identity_id}", response_model=ChangeOut, **route_docs(BASELINE_WRITE, 404))
+@router.delete("/identities/{identity_id:path}", response_model=ChangeOut, **route_docs(BASELINE_WRITE, 404))
 async def delete_identity(
     identity_id: IdentityId, token: WriteToken, context: Annotated[ApiContext, Depends(get_context)]
 ) -> dict[str, Any]:

@@ -144,7 +144,7 @@ def store_unavailable(exc: BaseException) -> bool:
 def route_label(scope: Scope) -> str:
     """The matched route's path template (bounded label values), or ``unmatched``."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None)  # "/events/{event_id}", without converters
     return path if isinstance(path, str) else UNMATCHED
 
 

@@ -30,7 +30,7 @@ def _entitlement(identity: Identity | None, entitlement_id: object) -> dict[str,
     return None
 
 
-@router.get("/events/{event_id}", response_model=EventContext, **route_docs(READ, 404))
+@router.get("/events/{event_id:path}", response_model=EventContext, **route_docs(READ, 404))
 async def get_event(
     event_id: EventId,
     _token: ReadToken,

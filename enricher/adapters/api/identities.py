@@ -22,31 +22,8 @@ def _counts(found: dict[str, int]) -> dict[str, int]:
     return {kind: found.get(kind, 0) for kind in VERDICTS} | found
 
 
-@router.get("/identities/{identity_id}", response_model=IdentityDetail, **route_docs(READ, 404))
-async def get_identity(
-    identity_id: IdentityId,
-    _token: ReadToken,
-    context: Annotated[ApiContext, Depends(get_context)],
-) -> dict[str, Any]:
-    """The identity's inventory record with each entitlement's last-used time (null: never seen
-    used), and its stored verdicts counted by kind. An identity removed from the baseline but with
-    stored verdicts is still answered, with ``identity`` null. Scope: ``read``."""
-    identity = await context.baselines.get_identity(identity_id)
-    counts = await context.verdicts.counts_for_identity(identity_id)
-    if identity is None and not any(counts.values()):
-        raise not_found(f"no identity {identity_id!r} in the baseline or the verdict store")
-    record = None
-    if identity is not None:
-        record = identity_dict(identity, await context.verdicts.last_used(identity_id))
-    return {
-        "id": identity_id,
-        "identity": record,
-        "verdict_counts": _counts(counts),
-        "baseline_version": await context.baselines.current_version(),
-    }
-
-
-@router.get("/identities/{identity_id}/timeline", response_model=Timeline, **route_docs(READ, 404))
+# Ids may hold "/" (":path"); the timeline route comes first so that its suffix is not read as id.
+@router.get("/identities/{identity_id:path}/timeline", response_model=Timeline, **route_docs(READ, 404))
 async def get_timeline(
     identity_id: IdentityId,
     _token: ReadToken,
@@ -68,3 +45,27 @@ async def get_timeline(
         if not any(counts.values()):
             raise not_found(f"no identity {identity_id!r} in the baseline or the verdict store")
     return {"identity": identity_id, "items": items, "next_cursor": next_cursor}
+
+
+@router.get("/identities/{identity_id:path}", response_model=IdentityDetail, **route_docs(READ, 404))
+async def get_identity(
+    identity_id: IdentityId,
+    _token: ReadToken,
+    context: Annotated[ApiContext, Depends(get_context)],
+) -> dict[str, Any]:
+    """The identity's inventory record with each entitlement's last-used time (null: never seen
+    used), and its stored verdicts counted by kind. An identity removed from the baseline but with
+    stored verdicts is still answered, with ``identity`` null. Scope: ``read``."""
+    identity = await context.baselines.get_identity(identity_id)
+    counts = await context.verdicts.counts_for_identity(identity_id)
+    if identity is None and not any(counts.values()):
+        raise not_found(f"no identity {identity_id!r} in the baseline or the verdict store")
+    record = None
+    if identity is not None:
+        record = identity_dict(identity, await context.verdicts.last_used(identity_id))
+    return {
+        "id": identity_id,
+        "identity": record,
+        "verdict_counts": _counts(counts),
+        "baseline_version": await context.baselines.current_version(),
+    }

@@ -13,7 +13,7 @@ from typing import Annotated, Final, Literal
 from fastapi import Path, Query, Request
 from pydantic import AfterValidator
 
-from enricher.adapters.api.errors import invalid
+from enricher.adapters.api.errors import invalid, route_label
 
 MAX_TEXT: Final = 2048
 MAX_PAGE: Final = 500
@@ -97,8 +97,7 @@ def _declared_query(request: Request) -> frozenset[str]:
                 names = {p["name"] for p in operation.get("parameters", ()) if p.get("in") == "query"}
                 table[(method.upper(), path)] = frozenset(names)
         app.state.query_params = table
-    route = request.scope.get("route")
-    return table.get((request.method, getattr(route, "path", "")), frozenset())
+    return table.get((request.method, route_label(request.scope)), frozenset())
 
 
 async def reject_unknown_query(request: Request) -> None:
