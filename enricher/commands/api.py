@@ -107,7 +107,7 @@ def cmd_token_list(_args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the API under uvicorn until interrupted."""
+    """Run the API under uvicorn until SIGTERM/SIGINT; logs are JSON lines like the workers'."""
     import logging
 
     import uvicorn
@@ -115,17 +115,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from enricher.adapters.api import create_app
     from enricher.adapters.store.migrate import upgrade_to_head
     from enricher.config import load_settings
+    from enricher.logs import configure_logging
 
     settings = load_settings(api_host=args.host, api_port=args.port)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
+    log = logging.getLogger("enricher.api")
+    log.info("starting api", extra={"settings": settings.masked()})
     if not args.no_migrate:
         upgrade_to_head(settings.database_url)
-    app = create_app(settings)
     uvicorn.run(
-        app,
+        create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
+        log_config=None,  # uvicorn's loggers propagate to the JSON root handler
         log_level=settings.log_level.lower(),
         server_header=False,
     )
+    log.info("api stopped")
     return 0
