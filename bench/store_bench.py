@@ -7,7 +7,9 @@ connect), for ``sqlite+aiosqlite://`` a file in a temporary folder. It measures
 - ``import_100k``: validate + import a 100,000-entitlement YAML file into an empty store
   (target <= 30 s), then the same file again (nothing changes: the cost of the diff alone);
 - ``snapshot_1m``: with 100,000 identities x 10 entitlements in the store, ``load_snapshot`` +
-  ``compile_baseline`` in a fresh process: seconds and peak RSS (targets <= 10 s, <= 1 GiB);
+  ``compile_baseline`` in a fresh process: seconds, CPU seconds and peak RSS (targets <= 10 s,
+  <= 1 GiB), beside the floor of fetching the same rows with asyncpg and building nothing, and
+  the machine's load average (wall times on a busy 2-core machine include waiting for a core);
 - ``edit``: one entitlement changed through ``upsert_identity`` and read back by ``changes_since``
   (what each worker's poll costs).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import resource
 import subprocess
 import sys
@@ -141,9 +144,27 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+async def _fetch_floor(url: str) -> float:
+    """The driver alone: the same three SELECTs fetched with asyncpg, no objects built (PostgreSQL)."""
+    _, options = create_engine_for(url).dialect.create_connect_args(make_url(url))
+    options.pop("prepared_statement_cache_size", None)
+    conn = await asyncpg.connect(**options)
+    started = time.perf_counter()
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            for table in ("identities", "identity_aliases", "entitlements"):
+                cursor = await conn.cursor(f"SELECT * FROM {table}")
+                while await cursor.fetch(10_000):
+                    pass
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
 async def _load(url: str) -> dict[str, Any]:
     """In a fresh process: load the snapshot, compile it; seconds and peak RSS."""
     rss_before = _peak_rss_mib()
+    load_average = os.getloadavg()[0]
     engine = create_engine_for(url)
     try:
         started, cpu = time.perf_counter(), time.process_time()
@@ -153,7 +174,7 @@ async def _load(url: str) -> dict[str, Any]:
         done, cpu_done = time.perf_counter(), time.process_time()
     finally:
         await engine.dispose()
-    return {
+    results = {
         "entitlements": compiled.entitlement_count,
         "load_s": loaded - started,
         "compile_s": done - loaded,
@@ -164,7 +185,12 @@ async def _load(url: str) -> dict[str, Any]:
         "rss_before_mib": rss_before,
         "peak_rss_mib": _peak_rss_mib(),
         "target_rss_mib": 1024,
+        "load_average_1m": load_average,
     }
+    if make_url(url).get_backend_name() == "postgresql":
+        del doc, compiled
+        results["floor_fetch_only_s"] = await _fetch_floor(url)
+    return results
 
 
 def bench_baseline_store(
