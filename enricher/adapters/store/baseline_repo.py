@@ -322,20 +322,36 @@ class _Rows:
 # ------------------------------------------------------------------------------------------ writes
 
 
-def _entitlement_row(identity_id: str, ent: Entitlement) -> dict[str, Any]:
+_IDENTITY_FIELDS: Final = ("kind", "owner", "purpose", "status")
+_ENTITLEMENT_COLUMNS: Final = (
+    "identity_id", "id", "system", "actions", "resources", "conditions",
+    "valid_from", "valid_until", "approved_by", "ticket",
+)  # fmt: skip
+
+
+def _no_change(value: Any) -> Any:
+    return value
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _entitlement_values(identity_id: str, ent: Entitlement, json: Any) -> tuple[Any, ...]:
+    """One entitlements row in ``_ENTITLEMENT_COLUMNS`` order; ``json`` encodes the JSON columns."""
     cidrs = ent.conditions.source_cidrs
-    return {
-        "identity_id": identity_id,
-        "id": ent.id,
-        "system": ent.system,
-        "actions": list(ent.actions),
-        "resources": list(ent.resources),
-        "conditions": {"source_cidrs": list(cidrs)} if cidrs else {},
-        "valid_from": ent.valid_from,
-        "valid_until": ent.valid_until,
-        "approved_by": ent.approved_by,
-        "ticket": ent.ticket,
-    }
+    return (
+        identity_id,
+        ent.id,
+        ent.system,
+        json(list(ent.actions)),
+        json(list(ent.resources)),
+        json({"source_cidrs": list(cidrs)} if cidrs else {}),
+        ent.valid_from,
+        ent.valid_until,
+        ent.approved_by,
+        ent.ticket,
+    )
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -360,42 +376,45 @@ async def _remove(rows: _Rows, rewritten: Sequence[str], deleted: Sequence[str])
             await rows.conn.execute(delete(table).where(table.c[column].in_(chunk)))
 
 
-async def _insert(rows: _Rows, table: Table, records: list[dict[str, Any]]) -> None:
+async def _insert(rows: _Rows, table: Table, columns: Sequence[str], values: list[tuple[Any, ...]]) -> None:
     """Bulk insert: binary COPY on PostgreSQL, executemany on SQLite."""
-    if not records:
+    if not values:
         return
-    if rows.pg is None:
+    if rows.pg is not None:
+        await rows.pg.copy_records_to_table(table.name, records=values, columns=list(columns))
+        return
+    # SQLAlchemy builds and processes parameters per row: keep the cyclic GC from rescanning them
+    with paused_gc():
+        records = [dict(zip(columns, row, strict=True)) for row in values]
         await rows.conn.execute(insert(table), records)
-        return
-    columns = list(records[0])
-    json_columns = [name for name in columns if name in ("actions", "resources", "conditions")]
-    if json_columns:  # the connection's JSONB codec (SQLAlchemy's) takes JSON text
-        for record in records:
-            for name in json_columns:
-                record[name] = orjson.dumps(record[name]).decode()
-    tuples = [tuple(record.values()) for record in records]
-    await rows.pg.copy_records_to_table(table.name, records=tuples, columns=columns)
 
 
 async def _write(rows: _Rows, identities: Sequence[Identity], existing: set[str]) -> None:
     """Write ``identities`` whole; those in ``existing`` must have had their children removed."""
-    fields = ("kind", "owner", "purpose", "status")
-    updates = [
-        {"b_id": i.id, **{f"b_{f}": getattr(i, f) for f in fields}} for i in identities if i.id in existing
-    ]
+    # PostgreSQL's COPY goes through the connection's JSONB codec (SQLAlchemy's), which takes JSON
+    # text; on SQLite the column types of the models serialize.
+    json = _json_text if rows.pg is not None else _no_change
+    with paused_gc():
+        updates = [
+            {"b_id": i.id, **{f"b_{f}": getattr(i, f) for f in _IDENTITY_FIELDS}}
+            for i in identities
+            if i.id in existing
+        ]
+        new = [(i.id, i.kind, i.owner, i.purpose, i.status) for i in identities if i.id not in existing]
+        aliases = [(a, i.id) for i in identities for a in i.aliases]
+        entitlements = [_entitlement_values(i.id, e, json) for i in identities for e in i.entitlements]
     if updates:
         statement = (
             update(_IDENTITIES)
             .where(_IDENTITIES.c.id == bindparam("b_id"))
-            .values({**{f: bindparam(f"b_{f}") for f in fields}, "updated_at": func.current_timestamp()})
+            .values(
+                {**{f: bindparam(f"b_{f}") for f in _IDENTITY_FIELDS}, "updated_at": func.current_timestamp()}
+            )
         )
         await rows.conn.execute(statement, updates)
-    new = [{"id": i.id, **{f: getattr(i, f) for f in fields}} for i in identities if i.id not in existing]
-    await _insert(rows, _IDENTITIES, new)
-    await _insert(rows, _ALIASES, [{"alias": a, "identity_id": i.id} for i in identities for a in i.aliases])
-    await _insert(
-        rows, _ENTITLEMENTS, [_entitlement_row(i.id, e) for i in identities for e in i.entitlements]
-    )
+    await _insert(rows, _IDENTITIES, ("id", *_IDENTITY_FIELDS), new)
+    await _insert(rows, _ALIASES, ("alias", "identity_id"), aliases)
+    await _insert(rows, _ENTITLEMENTS, _ENTITLEMENT_COLUMNS, entitlements)
 
 
 async def _write_settings(conn: AsyncConnection, settings: BaselineSettings) -> None:
@@ -502,12 +521,14 @@ class BaselineRepository:
 
     async def import_document(self, doc: BaselineDocument, *, author: str, summary: str = "") -> ChangeResult:
         """Make the store hold exactly ``doc``, writing only what differs, as one versioned change."""
-        _refuse(validate_document(doc))
-        wanted = {identity.id: canonical_identity(identity) for identity in doc.identities}
+        with paused_gc():
+            _refuse(validate_document(doc))
+            wanted = {identity.id: canonical_identity(identity) for identity in doc.identities}
         async with self._writing() as rows:
             stored = {identity.id: identity for identity in await rows.identities()}
-            upserts = [identity for iid, identity in wanted.items() if stored.get(iid) != identity]
-            deleted = sorted(stored.keys() - wanted.keys())
+            with paused_gc():
+                upserts = [identity for iid, identity in wanted.items() if stored.get(iid) != identity]
+                deleted = sorted(stored.keys() - wanted.keys())
             settings_changed = await rows.settings() != doc.settings
             if not upserts and not deleted and not settings_changed:
                 return ChangeResult(await rows.version(), (), (), False)
