@@ -19,15 +19,18 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from enricher.adapters.kafka.sink import VerdictSink
 from enricher.adapters.metrics import Metrics
 from enricher.adapters.store.engine import create_engine_for
-from enricher.adapters.store.verdict_repo import VerdictRepository
+from enricher.adapters.store.verdict_repo import VerdictRepository, is_unavailable
 from enricher.config import load_settings
 from enricher.core.pipeline import serialize_verdict
 from enricher.core.verdict import Verdict
@@ -115,6 +118,10 @@ class SinkThread:
 
     def sample(self, name: str, **labels: str) -> float:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self, timeout: float = 30) -> None:
         self.sink.stop()
@@ -348,6 +355,45 @@ async def test_enricher_sink_command_skips_non_verdicts_and_leaves_on_sigterm(
     assert b"not a verdict record, skipped" in stderr and b"sink stopped" in stderr
     committed, ends = committed_and_end(kafka_bootstrap, topic, group)
     assert committed == ends and sum(ends) == len(records) + len(garbage)
+
+
+async def test_a_database_without_the_schema_is_not_an_outage_the_sink_stops_loudly(
+    kafka_bootstrap: str, kafka_topic_factory: TopicFactory, pg_database_factory: Callable[..., Any]
+) -> None:
+    url = await pg_database_factory(migrated=False)
+    topic = kafka_topic_factory("verdicts", partitions=PARTITIONS)
+    await asyncio.to_thread(produce, kafka_bootstrap, topic, verdicts(10, "nothing"))
+    sink = SinkThread(url, kafka_bootstrap, topic, unique_name("sink"))
+    await wait_until(lambda: not sink.alive, 30, "the sink to stop on its own")
+    assert isinstance(sink.error, ProgrammingError) and "verdicts" in str(sink.error)
+    assert sink.sample("enricher_sink_write_errors_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused")), True),
+        (ConnectionRefusedError(111, "Connect call failed"), True),
+        (TimeoutError(), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"), True),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.exceptions.TooManyConnectionsError("too many clients"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+        (DBAPIError("INSERT", {}, RuntimeError("x"), connection_invalidated=True), True),
+        (
+            ProgrammingError("SELECT", {}, asyncpg.exceptions.UndefinedTableError('relation "verdicts"')),
+            False,
+        ),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+        (ValueError("bad cursor"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
+def test_which_errors_mean_the_database_is_unavailable(error: BaseException, unavailable: bool) -> None:
+    assert is_unavailable(error) is unavailable
+    wrapped = RuntimeError("while writing")
+    wrapped.__cause__ = error
+    assert is_unavailable(wrapped) is unavailable
 
 
 def _scrape(port: int) -> str:
