@@ -270,6 +270,7 @@ class VerdictRepository:
             set_={"last_used": statement.excluded.last_used},
             where=EntitlementUsageRow.last_used < statement.excluded.last_used,
         )
+        # key order: concurrent flushes from several workers lock rows in the same order (no deadlock)
         params = [
             {"identity_id": identity, "entitlement_id": entitlement, "last_used": when}
             for (identity, entitlement), when in sorted(usage.items())
