@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -218,6 +219,17 @@ class _Assembler:
         return out
 
 
+def _file_as_old() -> None:
+    """Move every tracked object to the oldest GC generation without scanning it.
+
+    Re-enabling the collector after building a whole snapshot would otherwise scan its ~3 million
+    new objects at once, then again as they age through the middle generation (~0.6 s each for
+    1,000,000 entitlements); filed as old they are scanned at the next full collection only.
+    """
+    gc.freeze()  # into the permanent generation ...
+    gc.unfreeze()  # ... and back into the oldest one: nothing is scanned either way
+
+
 def _settings_from(rows: Iterable[tuple[str, Any]]) -> BaselineSettings:
     values = dict(rows)
     return BaselineSettings(
@@ -303,6 +315,8 @@ class _Rows:
             async for batch in self._batches(_IDENTITY_SQL, "id", ids):
                 found.extend(assembler.identities(batch))
             found.sort(key=_BY_ID)
+            if ids is None:
+                _file_as_old()
         return found
 
     async def settings(self) -> BaselineSettings:
