@@ -162,10 +162,14 @@ def _boundary_tests(boundaries: set[str]) -> tuple[tuple[str, ...] | frozenset[s
 class _Actions:
     """An action list compiled once and shared by every entitlement that repeats it."""
 
-    __slots__ = ("fold", "keys", "test", "wildcard")
+    __slots__ = ("fold", "keys", "services", "test", "wildcard")
 
     def __init__(self, actions: tuple[str, ...], fold: bool) -> None:
         self.fold = fold
+        # the lowercased service prefixes (``s3`` of ``s3:Get*``), for ``nearest``
+        self.services = (
+            frozenset(a.lower().partition(":")[0] for a in actions if ":" in a) if fold else frozenset()
+        )
         self.test = compile_patterns(actions, case_insensitive=fold)
         exact = (a for a in actions if not is_pattern(a))
         self.keys = tuple(dict.fromkeys(sys.intern(a.lower()) if fold else a for a in exact))
@@ -190,6 +194,9 @@ class CompiledEntitlement:
     _own_accounts: tuple[str, ...] = field(repr=False, compare=False)
     plain: bool = field(default=False, repr=False, compare=False)
     _described: str | None = field(default=None, repr=False, compare=False)
+    _boundary: tuple[tuple[str, ...] | frozenset[str], _Test | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def matches(self, action: str, resource: str) -> bool:
         """Action and resource patterns both match (the action as logged; AWS names any case)."""
@@ -240,8 +247,12 @@ class CompiledEntitlement:
 
     def covers_boundary(self, boundary: str) -> bool:
         """This entitlement reaches ``boundary`` (AWS account, k8s namespace, mesh host)."""
-        ent = self.entitlement
-        exact, test = _boundary_tests(_boundaries(ent.system, ent.resources, self._own_accounts))
+        tests = self._boundary
+        if tests is None:
+            ent = self.entitlement
+            tests = _boundary_tests(_boundaries(ent.system, ent.resources, self._own_accounts))
+            object.__setattr__(self, "_boundary", tests)  # a memo, not a change of value
+        exact, test = tests
         return boundary in exact or (test is not None and test(boundary))
 
 
@@ -281,19 +292,53 @@ class SystemIndex:
         test = self.boundary_test
         return test is not None and test(boundary)
 
-    def sole_plain_match(self, action: str, resource: str) -> CompiledEntitlement | None:
-        """The entitlement that decides the common event outright: the only candidate for ``action``,
-        with no window and no conditions, and matching ``resource``; None in every other case."""
-        found = self.candidates(action)
-        if len(found) != 1:
-            return None
-        cand = found[0]
-        if not cand.plain:
-            return None
-        test = cand._resources
-        if test is None:
-            test = cand._compile_resources()
-        return cand if test(resource) else None
+    def first_usable(
+        self, action: str, resource: str, when: datetime, source_ip: str | None
+    ) -> CompiledEntitlement | None:
+        """The first candidate for ``action`` that matches ``resource``, if it is also usable (in its
+        window, conditions met): then it is the one a full match would pick first. None otherwise,
+        including when no candidate matches; the full match then decides.
+        """
+        key = action.lower() if self.fold else action
+        known = self.memo if self.wildcard else self.by_action
+        found = known.get(key) if known is not None else None
+        if found is None:
+            found = self.candidates(action)
+        for cand in found:
+            test = cand._resources
+            if test is None:
+                test = cand._compile_resources()
+            if test(resource):
+                if cand.plain or (cand.is_valid_at(when) and cand.source_allowed(source_ip)):
+                    return cand
+                return None
+        return None
+
+    def closest(self, action: str, resource: str) -> CompiledEntitlement:
+        """The first entry sharing the most with an event no entry matches (``max`` by closeness):
+        the resource (a bare ``*`` does not count) and the AWS service, or the resource and the
+        namespace/host."""
+        best = self.entries[0]
+        best_key: tuple[bool, ...] = ()
+        if self.fold:
+            service = action.lower().partition(":")[0]
+            for cand in self.entries:
+                same_resource = _specific_resource_match(cand, resource)
+                same_service = service in cand._actions.services
+                key: tuple[bool, ...] = (same_resource and same_service, same_resource, same_service)
+                if key > best_key:
+                    best, best_key = cand, key
+                    if same_resource and same_service:
+                        break  # nothing later can rank higher
+            return best
+        boundary = resource.partition("/")[0]
+        for cand in self.entries:
+            key = (_specific_resource_match(cand, resource), cand.covers_boundary(boundary))
+            if key > best_key:
+                best, best_key = cand, key
+                if key == (True, True):
+                    break
+        return best
 
     def candidates(self, action: str) -> tuple[CompiledEntitlement, ...]:
         """Entitlements whose action patterns match ``action`` (as logged): see ``CompiledBaseline``."""
@@ -503,28 +548,14 @@ class CompiledBaseline:
         index = (self._compiled.get(identity_id) or self._systems(identity_id)).get(system)
         if index is None:
             return None
-        candidates = self.candidates(identity_id, system, action)
+        candidates = index.candidates(action)
         if candidates:
             return candidates[0]
-        if system == _AWS:
-            service = action.lower().partition(":")[0] + ":"
-            return max(index.entries, key=lambda c: _aws_closeness(c, service, resource))
-        boundary = resource.partition("/")[0]
-        return max(index.entries, key=lambda c: _closeness(c, boundary, resource))
+        return index.closest(action, resource)
 
 
 def _specific_resource_match(compiled: CompiledEntitlement, resource: str) -> bool:
     return "*" not in compiled.entitlement.resources and compiled.matches_resource(resource)
-
-
-def _aws_closeness(compiled: CompiledEntitlement, service: str, resource: str) -> tuple[bool, bool, bool]:
-    same_resource = _specific_resource_match(compiled, resource)
-    same_service = any(a.lower().startswith(service) for a in compiled.entitlement.actions)
-    return same_resource and same_service, same_resource, same_service
-
-
-def _closeness(compiled: CompiledEntitlement, boundary: str, resource: str) -> tuple[bool, bool]:
-    return _specific_resource_match(compiled, resource), compiled.covers_boundary(boundary)
 
 
 def _register_aliases(aliases: dict[str, Identity], identity: Identity) -> tuple[bool, bool]:

@@ -100,6 +100,18 @@ def spiffe_keys(spiffe_id: str) -> tuple[str, ...]:
     return ("spiffe://" + bare, bare)
 
 
+def resolve_direct(event: NormalizedEvent, baseline: AliasIndex, links: SessionLinks) -> Identity | None:
+    """The identity when the principal itself is its alias and no linked session adds a ``via``: then
+    ``resolve_identity`` would return it, in scope, with ``via = event.via``. None otherwise (ask
+    ``resolve_identity``)."""
+    principal = event.principal
+    if not principal or (event.principal_kind == ev.SPIFFE and not principal.startswith("spiffe://")):
+        return None
+    if links._links and links.via_for(event) is not None:
+        return None
+    return baseline.resolve_alias(principal)
+
+
 def resolve_identity(event: NormalizedEvent, baseline: AliasIndex, links: SessionLinks) -> Resolution:
     """Map the event's actor to an identity and decide whether it gets a verdict."""
     principal = event.principal

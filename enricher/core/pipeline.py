@@ -17,12 +17,13 @@ import orjson
 
 from enricher.core.baseline import CompiledBaseline
 from enricher.core.events import NormalizedEvent, Skipped
-from enricher.core.identity import SessionLinks, resolve_identity
+from enricher.core.identity import SessionLinks, resolve_direct, resolve_identity
+from enricher.core.model import Identity
 from enricher.core.parsers import decode_record, parse_object, parse_single
 from enricher.core.redact import redact, redact_text
-from enricher.core.rules import Context, decide
+from enricher.core.rules import Context, Decision, decide_by_rules, direct_match, expected_explanation
 from enricher.core.standards import severity_of, standards_for
-from enricher.core.verdict import MATCHED_ENTITLEMENT, SCHEMA_VERSION, Verdict, make_verdict_id
+from enricher.core.verdict import EXPECTED, MATCHED_ENTITLEMENT, SCHEMA_VERSION, Verdict, make_verdict_id
 from enricher.errors import ParseError
 
 
@@ -157,81 +158,101 @@ def _judge(
 ) -> None:
     source = event.source
     result.events[source] += 1
-    resolution = resolve_identity(event, baseline, state.links)
-    link = event.link
-    if link is not None and link.subject and event.outcome == "success" and link.session_keys:
-        state.links.remember(link.session_keys, link.subject)
-    if not resolution.in_scope:
-        result.out_of_scope[f"{source}:{resolution.scope_reason}"] += 1
-        return
+    links = state.links
+    identity = resolve_direct(event, baseline, links)
+    if identity is None:
+        resolution = resolve_identity(event, baseline, links)
+        if event.link is not None:
+            _remember_link(event, links)
+        if not resolution.in_scope:
+            result.out_of_scope[f"{source}:{resolution.scope_reason}"] += 1
+            return
+        identity, via = resolution.identity, resolution.via
+    else:
+        via = event.via
+        if event.link is not None:
+            _remember_link(event, links)
     # The verdict id is a digest of (source, event id), so it is also the de-duplication key.
     verdict_id = make_verdict_id(source, event.event_id)
     if state.recent.seen_before(verdict_id):
         result.duplicates += 1
         return
-    identity = resolution.identity
-    decision = decide(Context(event, identity, baseline, resolution.via))
-    change = event.change
-    if identity is None:
-        identity_id = identity_kind = owner = purpose = None
+    ent = direct_match(event, identity, baseline) if identity is not None else None
+    if ent is None:
+        decision = decide_by_rules(Context(event, identity, baseline, via))
     else:
-        identity_id, identity_kind, owner, purpose = (
-            identity.id,
-            identity.kind,
-            identity.owner,
-            identity.purpose,
+        assert identity is not None
+        decision = Decision(
+            EXPECTED, MATCHED_ENTITLEMENT, expected_explanation(identity.id, event, ent), ent.entitlement.id
         )
-        if decision.entitlement is not None and decision.reason == MATCHED_ENTITLEMENT:
-            key = (identity_id, decision.entitlement)
-            last = result.usage.get(key)
-            if last is None or last < event.time:
-                result.usage[key] = event.time
-    result.verdicts.append(
-        Verdict(
-            SCHEMA_VERSION,
-            verdict_id,
-            event.event_id,
-            source,
-            event.system,
-            event.time,
-            decision.verdict,
-            decision.reason,
-            severity_of(decision.verdict, decision.reason, event.outcome, decision.actor_entitled),
-            identity_id,
-            identity_kind,
-            owner,
-            purpose,
-            # the actor as a responder wants to see it: the AWS session ARN (role + session name),
-            # else the acting principal (under k8s impersonation the impersonated user; ``via``
-            # names the caller)
-            (event.raw_principal or event.principal)
-            if event.system == "aws"
-            else (event.principal or event.raw_principal),
-            event.principal_kind,
-            event.session,
-            resolution.via,
-            event.action,
-            event.resource,
-            event.outcome,
-            event.account,
-            event.region,
-            event.cluster,
-            event.namespace,
-            event.source_ip,
-            event.user_agent,
-            decision.entitlement,
-            decision.target,
-            decision.target_identity,
-            decision.actor_entitled,
-            decision.explanation,
-            baseline.version,
-            standards_for(
-                decision.verdict,
-                decision.reason,
-                identity_kind,
-                change.category if change is not None else None,
-            ),
-        )
+    result.verdicts.append(_verdict(event, identity, via, decision, verdict_id, baseline.version))
+    if identity is not None and decision.entitlement is not None and decision.reason == MATCHED_ENTITLEMENT:
+        key = (identity.id, decision.entitlement)
+        last = result.usage.get(key)
+        if last is None or last < event.time:
+            result.usage[key] = event.time
+
+
+def _remember_link(event: NormalizedEvent, links: SessionLinks) -> None:
+    """An IRSA hand-off that succeeded: later events of the new session get ``via`` its subject."""
+    link = event.link
+    if link is not None and link.subject and event.outcome == "success" and link.session_keys:
+        links.remember(link.session_keys, link.subject)
+
+
+def _verdict(
+    event: NormalizedEvent,
+    identity: Identity | None,
+    via: tuple[str, ...],
+    decision: Decision,
+    verdict_id: str,
+    baseline_version: int,
+) -> Verdict:
+    change = event.change
+    identity_kind = identity.kind if identity is not None else None
+    verdict = decision.verdict
+    return Verdict(
+        SCHEMA_VERSION,
+        verdict_id,
+        event.event_id,
+        event.source,
+        event.system,
+        event.time,
+        verdict,
+        decision.reason,
+        "info"
+        if verdict == EXPECTED
+        else severity_of(verdict, decision.reason, event.outcome, decision.actor_entitled),
+        identity.id if identity is not None else None,
+        identity_kind,
+        identity.owner if identity is not None else None,
+        identity.purpose if identity is not None else None,
+        # the actor as a responder wants to see it: the AWS session ARN (role + session name), else
+        # the acting principal (under k8s impersonation the impersonated user; ``via`` names the caller)
+        (event.raw_principal or event.principal)
+        if event.system == "aws"
+        else (event.principal or event.raw_principal),
+        event.principal_kind,
+        event.session,
+        via,
+        event.action,
+        event.resource,
+        event.outcome,
+        event.account,
+        event.region,
+        event.cluster,
+        event.namespace,
+        event.source_ip,
+        event.user_agent,
+        decision.entitlement,
+        decision.target,
+        decision.target_identity,
+        decision.actor_entitled,
+        decision.explanation,
+        baseline_version,
+        standards_for(
+            verdict, decision.reason, identity_kind, change.category if change is not None else None
+        ),
     )
 
 

@@ -78,8 +78,26 @@ def spiffe_id(value: str) -> str | None:
     return None
 
 
+_SAN_CACHE_MAX: Final = 4096
+_san_cache: dict[str, tuple[str, str] | None] = {}
+
+
 def first_spiffe(san_list: str) -> tuple[str, str] | None:
-    """The first SPIFFE id in a comma-joined URI SAN list, as (normalised, as logged)."""
+    """The first SPIFFE id in a comma-joined URI SAN list, as (normalised, as logged).
+
+    Memoised: a mesh logs the same few peer identities over and over.
+    """
+    try:
+        return _san_cache[san_list]
+    except KeyError:
+        pass
+    if len(_san_cache) >= _SAN_CACHE_MAX:
+        _san_cache.clear()
+    found = _san_cache[san_list] = _first_spiffe(san_list)
+    return found
+
+
+def _first_spiffe(san_list: str) -> tuple[str, str] | None:
     for part in san_list.split(","):
         found = spiffe_id(part)
         if found is not None:
@@ -146,4 +164,8 @@ def record_digest(record: object) -> str:
 
 def hop_digest(text: str) -> str:
     """8 hex characters (CRC-32) telling apart the hops that share one request id."""
-    return f"{crc32(text.encode('utf-8', 'surrogatepass')):08x}"
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # lone surrogates: the same bytes "surrogatepass" always gave
+        data = text.encode("utf-8", "surrogatepass")
+    return f"{crc32(data):08x}"

@@ -10,6 +10,7 @@ this proxy, i.e. the caller, on any hop), ``source_principal`` and the XFCC head
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Final
 
 from enricher.core.events import NormalizedEvent
@@ -18,31 +19,81 @@ from enricher.core.parsers.mesh_proxy import build_proxy_event
 from enricher.errors import ParseError
 
 _XFCC_KEYS: Final = ("x_forwarded_client_cert", "x-forwarded-client-cert", "xfcc")
+# The text fields build_proxy_event takes, in its order (the response code stays as logged).
+_KEYS: Final = (
+    "start_time",
+    "method",
+    "path",
+    "protocol",
+    "response_flags",
+    "response_code_details",
+    "connection_termination_details",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+    "upstream_cluster",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "requested_server_name",
+)
+# The default JSON format writes every key (null when unset): one C call reads them all.
+_read_all: Final = itemgetter(*_KEYS)
 
 
 def parse_istio_json(record: dict[str, object], raw: object) -> NormalizedEvent | ParseError:
     """Parse one decoded Istio JSON access-log record."""
-    get = record.get
+    try:
+        values = _read_all(record)
+    except KeyError:  # a custom format that leaves keys out
+        values = tuple(record.get(key) for key in _KEYS)
+    # text_of for each value, with the plain-string and null cases (almost all) decided inline
+    (
+        start,
+        method,
+        path,
+        protocol,
+        flags,
+        details,
+        termination,
+        xff,
+        user_agent,
+        request_id,
+        authority,
+        upstream_host,
+        upstream_cluster,
+        downstream_local,
+        downstream_remote,
+        sni,
+    ) = [
+        None
+        if value is None
+        else value
+        if value.__class__ is str and value and value != "-"
+        else text_of(value)
+        for value in values
+    ]
     return build_proxy_event(
         record,
         raw,
-        text_of(get("start_time")),
-        text_of(get("method")),
-        text_of(get("path")),
-        text_of(get("protocol")),
-        get("response_code"),
-        text_of(get("response_flags")),
-        text_of(get("response_code_details")),
-        text_of(get("connection_termination_details")),
-        text_of(get("x_forwarded_for")),
-        text_of(get("user_agent")),
-        text_of(get("request_id")),
-        text_of(get("authority")),
-        text_of(get("upstream_host")),
-        text_of(get("upstream_cluster")),
-        text_of(get("downstream_local_address")),
-        text_of(get("downstream_remote_address")),
-        text_of(get("requested_server_name")),
+        start,
+        method,
+        path,
+        protocol,
+        record.get("response_code"),
+        flags,
+        details,
+        termination,
+        xff,
+        user_agent,
+        request_id,
+        authority,
+        upstream_host,
+        upstream_cluster,
+        downstream_local,
+        downstream_remote,
+        sni,
         _peer(record),
     )
 

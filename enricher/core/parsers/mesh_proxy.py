@@ -175,21 +175,50 @@ def _destination(
 ) -> str | None:
     """The destination host: outbound cluster, then SNI, then authority, then an address."""
     if cluster is not None:
-        kind, sep, rest = cluster.partition("|")
-        if sep and kind in _NAMED_CLUSTERS:
-            host = rest.rpartition("|")[2]
-            if host:
-                return host.lower()
-    if sni is not None and sni.startswith("outbound_."):
-        parts = sni.split("_.", 3)  # outbound_.PORT_.SUBSET_.HOST, SUBSET may be empty
-        if len(parts) == 4 and parts[3]:
-            return parts[3].lower()
+        host = _cluster_hosts.get(cluster)
+        if host is None:
+            host = _remember(_cluster_hosts, cluster, _cluster_host(cluster))
+        if host:
+            return host
+    if sni is not None:
+        host = _sni_hosts.get(sni)
+        if host is None:
+            host = _remember(_sni_hosts, sni, _sni_host(sni))
+        if host:
+            return host
     for address in (authority, upstream, local):
         if address and address != "-":
             host = host_of(address).lower()
             if host:
                 return host
     return None
+
+
+# Clusters and SNI names repeat on almost every line: their hosts ("" for none) are memoised.
+_cluster_hosts: dict[str, str] = {}
+_sni_hosts: dict[str, str] = {}
+
+
+def _remember(memo: dict[str, str], key: str, host: str) -> str:
+    if len(memo) >= _NAMESPACE_CACHE_MAX:
+        memo.clear()
+    memo[key] = host
+    return host
+
+
+def _cluster_host(cluster: str) -> str:
+    kind, sep, rest = cluster.partition("|")
+    if sep and kind in _NAMED_CLUSTERS:
+        return rest.rpartition("|")[2].lower()
+    return ""
+
+
+def _sni_host(sni: str) -> str:
+    if sni.startswith("outbound_."):
+        parts = sni.split("_.", 3)  # outbound_.PORT_.SUBSET_.HOST, SUBSET may be empty
+        if len(parts) == 4:
+            return parts[3].lower()
+    return ""
 
 
 def _namespace(host: str) -> str | None:

@@ -9,10 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from enricher.core.baseline import CompiledBaseline, CompiledEntitlement
+from enricher.core.events import NormalizedEvent
+from enricher.core.model import Identity
 from enricher.core.rules.access_change import decide_access_change
 from enricher.core.rules.boundary import decide_boundary
 from enricher.core.rules.context import Context, Decision
-from enricher.core.rules.entitlement_match import decide_entitlement_match, expected_decision
+from enricher.core.rules.entitlement_match import (
+    decide_entitlement_match,
+    expected_decision,
+    expected_explanation,
+)
 from enricher.core.rules.identity_link import decide_identity_link
 from enricher.core.rules.identity_state import decide_identity_state
 
@@ -29,11 +36,20 @@ RULES: Final[tuple[Rule, ...]] = (
 def decide(ctx: Context) -> Decision:
     """Apply the rules in precedence order; (5) entitlement match with outcome always decides.
 
-    The order is that of ``RULES``; each rule is called only when its guard says it could fire, so
-    the common event (an active identity, no access change, no credential hand-off) pays for the
-    boundary and entitlement rules alone, and, when one plain grant inside the boundary covers it,
-    for one index lookup: rules (4) and (5) could only reach the same ``expected`` decision.
+    The common event (see ``direct_match``) is decided by one index lookup; the rest by
+    ``decide_by_rules``.
     """
+    identity = ctx.identity
+    if identity is not None:
+        ent = direct_match(ctx.event, identity, ctx.baseline)
+        if ent is not None:
+            return expected_decision(identity.id, ctx.event, ent)
+    return decide_by_rules(ctx)
+
+
+def decide_by_rules(ctx: Context) -> Decision:
+    """The rules of ``RULES`` in order, then (5); each rule is called only when its guard says it
+    could fire (most events pay for the boundary and entitlement rules alone)."""
     identity = ctx.identity
     event = ctx.event
     if identity is None or identity.status == "decommissioned":
@@ -48,15 +64,40 @@ def decide(ctx: Context) -> Decision:
         decision = decide_identity_link(ctx)
         if decision is not None:
             return decision
-    assert identity is not None  # rule (1) decided unknown identities
-    index = ctx.baseline.system_index(identity.id, event.system)
-    if index is not None and event.outcome != "denied":
-        boundary = event.boundary
-        if not boundary or boundary in index.boundaries:
-            ent = index.sole_plain_match(event.action, event.resource)
-            if ent is not None:
-                return expected_decision(identity.id, event, ent)
     return decide_boundary(ctx) or decide_entitlement_match(ctx)
 
 
-__all__ = ["RULES", "Context", "Decision", "decide"]
+def direct_match(
+    event: NormalizedEvent, identity: Identity, baseline: CompiledBaseline
+) -> CompiledEntitlement | None:
+    """The entitlement that makes the event ``expected``/``matched_entitlement`` when the identity
+    is active, the event neither changes the access model nor hands off a credential nor was denied,
+    its boundary is an exact one of the identity's, and the first grant that names the action and
+    covers the resource is usable (most events). None when the full rules must decide; they may
+    still reach the same verdict.
+    """
+    if (
+        event.change is not None
+        or event.link is not None
+        or event.outcome == "denied"
+        or identity.status == "decommissioned"
+    ):
+        return None
+    index = baseline.system_index(identity.id, event.system)
+    if index is None:
+        return None
+    boundary = event.boundary
+    if boundary and boundary not in index.boundaries:
+        return None  # rule (4) may fire, or a boundary pattern covers it
+    return index.first_usable(event.action, event.resource, event.time, event.source_ip)
+
+
+__all__ = [
+    "RULES",
+    "Context",
+    "Decision",
+    "decide",
+    "decide_by_rules",
+    "direct_match",
+    "expected_explanation",
+]

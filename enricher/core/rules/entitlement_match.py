@@ -67,11 +67,13 @@ def decide_entitlement_match(ctx: Context) -> Decision:
 def expected_decision(identity_id: str, event: NormalizedEvent, ent: CompiledEntitlement) -> Decision:
     """``expected``/``matched_entitlement``: ``ent`` is usable for the event, which was not denied."""
     return Decision(
-        v.EXPECTED,
-        v.MATCHED_ENTITLEMENT,
-        f"{identity_id} used entitlement {ent.describe()} for {event.action} on {event.resource}.",
-        ent.entitlement.id,
+        v.EXPECTED, v.MATCHED_ENTITLEMENT, expected_explanation(identity_id, event, ent), ent.entitlement.id
     )
+
+
+def expected_explanation(identity_id: str, event: NormalizedEvent, ent: CompiledEntitlement) -> str:
+    """The one sentence of an ``expected``/``matched_entitlement`` verdict."""
+    return f"{identity_id} used entitlement {ent.describe()} for {event.action} on {event.resource}."
 
 
 def _no_match(ctx: Context, denied: bool) -> Decision:
