@@ -35,6 +35,7 @@ import asyncpg
 import orjson
 from sqlalchemy.engine import make_url
 
+from bench.api_bench import bench_api
 from bench.workload import generate_records
 from enricher.adapters.store.engine import create_engine_for
 from enricher.adapters.store.migrate import upgrade_to_head
@@ -313,6 +314,8 @@ def bench_verdict_store(
         rest = [n for n in range(stored) if n % step not in skip]
         results["bulk_load"] = asyncio.run(_bulk_load(scratch, source, rest))
         results["queries"] = asyncio.run(_queries(scratch, source, stored, runs))
+        sample = random.Random(5).sample(range(stored), 2000)
+        results["http"] = bench_api(scratch, [orjson.loads(source.record(n))["event_id"] for n in sample])
         return results
     finally:
         asyncio.run(_drop(url, name))
