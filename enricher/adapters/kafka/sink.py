@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from enricher.adapters.kafka.clients import consumer_config
+from enricher.adapters.kafka.lag import publish_consumer_lag
 from enricher.adapters.metrics import Metrics
 from enricher.adapters.store.engine import create_engine_for
 from enricher.adapters.store.verdict_repo import (
@@ -211,13 +212,4 @@ class VerdictSink:
 
     def _update_lag(self) -> None:
         self._last_lag = time.monotonic()
-        if not self._assigned:
-            return
-        positions = self._consumer.position([TopicPartition(t, p) for t, p in self._assigned])
-        for tp in positions:
-            try:
-                _low, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=True)
-            except KafkaException:
-                continue
-            if tp.offset >= 0:
-                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(high - tp.offset, 0))
+        publish_consumer_lag(self._consumer, self._assigned, self._metrics.consumer_lag)
