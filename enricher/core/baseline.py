@@ -40,6 +40,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
+from enricher.core.events import NormalizedEvent
 from enricher.core.model import BaselineDocument, BaselineSettings, Entitlement, Identity
 from enricher.core.patterns import compile_pattern, compile_patterns, is_pattern
 
@@ -292,28 +293,6 @@ class SystemIndex:
         test = self.boundary_test
         return test is not None and test(boundary)
 
-    def first_usable(
-        self, action: str, resource: str, when: datetime, source_ip: str | None
-    ) -> CompiledEntitlement | None:
-        """The first candidate for ``action`` that matches ``resource``, if it is also usable (in its
-        window, conditions met): then it is the one a full match would pick first. None otherwise,
-        including when no candidate matches; the full match then decides.
-        """
-        key = action.lower() if self.fold else action
-        known = self.memo if self.wildcard else self.by_action
-        found = known.get(key) if known is not None else None
-        if found is None:
-            found = self.candidates(action)
-        for cand in found:
-            test = cand._resources
-            if test is None:
-                test = cand._compile_resources()
-            if test(resource):
-                if cand.plain or (cand.is_valid_at(when) and cand.source_allowed(source_ip)):
-                    return cand
-                return None
-        return None
-
     def closest(self, action: str, resource: str) -> CompiledEntitlement:
         """The first entry sharing the most with an event no entry matches (``max`` by closeness):
         the resource (a bare ``*`` does not count) and the AWS service, or the resource and the
@@ -518,6 +497,35 @@ class CompiledBaseline:
     def system_index(self, identity_id: str, system: str) -> SystemIndex | None:
         """The identity's compiled entitlements in ``system``; None when it holds none there."""
         return (self._compiled.get(identity_id) or self._systems(identity_id)).get(system)
+
+    def first_usable(self, identity_id: str, event: NormalizedEvent) -> CompiledEntitlement | None:
+        """The grant a full match would pick first for the event, when it is simple to tell: the
+        event's boundary is one of the identity's exact boundaries in its system, and the first
+        candidate for the action that matches the resource is usable (in its window, conditions
+        met). None otherwise, including when no candidate matches; the rules then decide.
+        """
+        index = (self._compiled.get(identity_id) or self._systems(identity_id)).get(event.system)
+        if index is None:
+            return None
+        boundary = event.boundary
+        if boundary and boundary not in index.boundaries:
+            return None  # a boundary pattern may still cover it: the rules decide
+        action = event.action
+        key = action.lower() if index.fold else action
+        known = index.memo if index.wildcard else index.by_action
+        found = known.get(key) if known is not None else None
+        if found is None:
+            found = index.candidates(action)
+        resource = event.resource
+        for cand in found:
+            test = cand._resources
+            if test is None:
+                test = cand._compile_resources()
+            if test(resource):
+                if cand.plain or (cand.is_valid_at(event.time) and cand.source_allowed(event.source_ip)):
+                    return cand
+                return None
+        return None
 
     def holds_system(self, identity_id: str, system: str) -> bool:
         """The identity holds at least one entitlement in ``system``."""

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import orjson
 
-from enricher.core.baseline import CompiledBaseline
+from enricher.core.baseline import CompiledBaseline, CompiledEntitlement
 from enricher.core.events import NormalizedEvent, Skipped
 from enricher.core.identity import SessionLinks, resolve_direct, resolve_identity
 from enricher.core.model import Identity
@@ -177,20 +177,25 @@ def _judge(
     if state.recent.seen_before(verdict_id):
         result.duplicates += 1
         return
-    ent = direct_match(event, identity, baseline) if identity is not None else None
-    if ent is None:
-        decision = decide_by_rules(Context(event, identity, baseline, via))
-    else:
-        assert identity is not None
-        decision = Decision(
-            EXPECTED, MATCHED_ENTITLEMENT, expected_explanation(identity.id, event, ent), ent.entitlement.id
-        )
+    if identity is not None:
+        ent = direct_match(event, identity, baseline)
+        if ent is not None:  # the common event: expected, one index lookup (see direct_match)
+            result.verdicts.append(_expected_verdict(event, identity, via, ent, verdict_id, baseline.version))
+            _note_use(result.usage, identity.id, ent.entitlement.id, event.time)
+            return
+    decision = decide_by_rules(Context(event, identity, baseline, via))
     result.verdicts.append(_verdict(event, identity, via, decision, verdict_id, baseline.version))
     if identity is not None and decision.entitlement is not None and decision.reason == MATCHED_ENTITLEMENT:
-        key = (identity.id, decision.entitlement)
-        last = result.usage.get(key)
-        if last is None or last < event.time:
-            result.usage[key] = event.time
+        _note_use(result.usage, identity.id, decision.entitlement, event.time)
+
+
+def _note_use(
+    usage: dict[tuple[str, str], datetime], identity_id: str, entitlement_id: str, when: datetime
+) -> None:
+    key = (identity_id, entitlement_id)
+    last = usage.get(key)
+    if last is None or last < when:
+        usage[key] = when
 
 
 def _remember_link(event: NormalizedEvent, links: SessionLinks) -> None:
@@ -198,6 +203,61 @@ def _remember_link(event: NormalizedEvent, links: SessionLinks) -> None:
     link = event.link
     if link is not None and link.subject and event.outcome == "success" and link.session_keys:
         links.remember(link.session_keys, link.subject)
+
+
+_expected_tags: dict[str | None, tuple[str, ...]] = {}
+
+
+def _expected_verdict(
+    event: NormalizedEvent,
+    identity: Identity,
+    via: tuple[str, ...],
+    ent: CompiledEntitlement,
+    verdict_id: str,
+    baseline_version: int,
+) -> Verdict:
+    """``_verdict`` of ``expected_decision``, without building the decision (the common verdict)."""
+    kind = identity.kind
+    tags = _expected_tags.get(kind)
+    if tags is None:
+        tags = _expected_tags[kind] = standards_for(EXPECTED, MATCHED_ENTITLEMENT, kind, None)
+    return Verdict(
+        SCHEMA_VERSION,
+        verdict_id,
+        event.event_id,
+        event.source,
+        event.system,
+        event.time,
+        EXPECTED,
+        MATCHED_ENTITLEMENT,
+        "info",  # severity_of(expected, ...)
+        identity.id,
+        kind,
+        identity.owner,
+        identity.purpose,
+        (event.raw_principal or event.principal)
+        if event.system == "aws"
+        else (event.principal or event.raw_principal),  # as in _verdict
+        event.principal_kind,
+        event.session,
+        via,
+        event.action,
+        event.resource,
+        event.outcome,
+        event.account,
+        event.region,
+        event.cluster,
+        event.namespace,
+        event.source_ip,
+        event.user_agent,
+        ent.entitlement.id,
+        None,  # target
+        None,  # target_identity
+        None,  # actor_entitled
+        expected_explanation(identity.id, event, ent),
+        baseline_version,
+        tags,
+    )
 
 
 def _verdict(

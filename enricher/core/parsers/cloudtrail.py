@@ -29,7 +29,7 @@ from typing import Final
 import orjson
 
 from enricher.core import events as ev
-from enricher.core.events import AccessChange, IdentityLink, NormalizedEvent, Skipped
+from enricher.core.events import AWS_ROLE, AWS_SSO, AccessChange, IdentityLink, NormalizedEvent, Skipped
 from enricher.core.parsers import aws_resources as res
 from enricher.core.parsers._time import parse_rfc3339
 from enricher.core.parsers.aws_actions import ActionInfo, lookup
@@ -262,6 +262,10 @@ def _actor(ui: dict[str, object]) -> tuple[str, str, str, str | None]:
         arn = ""
     if kind == "AssumedRole":
         return _assumed_role(ui, arn)
+    return _other_actor(ui, kind, arn)
+
+
+def _other_actor(ui: dict[str, object], kind: object, arn: str) -> tuple[str, str, str, str | None]:
     if kind == "IAMUser":
         user = arn or _iam_arn(ui, "user/", ui.get("userName"))
         return user, ev.AWS_USER, user, None
@@ -286,9 +290,12 @@ def _actor(ui: dict[str, object]) -> tuple[str, str, str, str | None]:
 
 
 def _assumed_role(ui: dict[str, object], arn: str) -> tuple[str, str, str, str | None]:
+    # Optional strings are tested inline, not through _opt: this runs for most CloudTrail events.
     context = ui.get("sessionContext")
     issuer = context.get("sessionIssuer") if type(context) is dict else None
-    role = _opt(issuer.get("arn")) if type(issuer) is dict else None
+    role = issuer.get("arn") if type(issuer) is dict else None
+    if type(role) is not str or not role:
+        role = None
     start = arn.find(":assumed-role/")
     session = None
     if start > 0:
@@ -299,11 +306,14 @@ def _assumed_role(ui: dict[str, object], arn: str) -> tuple[str, str, str, str |
             head = arn[:start].split(":")
             if len(head) == 5:
                 role = f"arn:{head[1]}:iam::{head[4]}:role/{role_name}"
-    principal_id = _opt(ui.get("principalId"))
-    if not session and principal_id is not None and ":" in principal_id:
-        session = principal_id.partition(":")[2]
-    role = role or arn or principal_id or ""
-    kind = ev.AWS_SSO if "/AWSReservedSSO_" in role else ev.AWS_ROLE
+    if not session or not (role or arn):  # only then does the principal id matter
+        principal_id = _opt(ui.get("principalId"))
+        if not session and principal_id is not None and ":" in principal_id:
+            session = principal_id.partition(":")[2]
+        role = role or arn or principal_id or ""
+    elif role is None:
+        role = arn
+    kind = AWS_SSO if "/AWSReservedSSO_" in role else AWS_ROLE
     return role, kind, arn or role, session or None
 
 

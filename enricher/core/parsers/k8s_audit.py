@@ -264,19 +264,29 @@ def _object_ref(d: dict[str, Any], verb: str) -> tuple[str, str, str | None, str
     ref = d.get("objectRef")
     if not isinstance(ref, dict):
         return None
-    res = text(ref.get("resource"))
-    if res is None:
-        return None
-    group = text(ref.get("apiGroup")) or _group_from_uri(d.get("requestURI"))
-    namespace = text(ref.get("namespace"))
-    name = text(ref.get("name"))
-    if name is None and verb == "create":
-        request_obj = d.get("requestObject")
-        metadata = request_obj.get("metadata") if isinstance(request_obj, dict) else None
-        name = text(metadata.get("name")) if isinstance(metadata, dict) else None
+    # ``text`` of each field, inline (this runs for nearly every event): non-empty strings only
+    res = ref.get("resource")
+    if type(res) is not str or not res:
+        res = text(res)
+        if res is None:
+            return None
+    group = ref.get("apiGroup")
+    if type(group) is not str or not group:
+        group = text(group) or _group_from_uri(d.get("requestURI"))
+    namespace = ref.get("namespace")
+    if type(namespace) is not str or not namespace:
+        namespace = text(namespace)
+    name = ref.get("name")
+    if type(name) is not str or not name:
+        name = text(name)
+        if name is None and verb == "create":
+            request_obj = d.get("requestObject")
+            metadata = request_obj.get("metadata") if isinstance(request_obj, dict) else None
+            name = text(metadata.get("name")) if isinstance(metadata, dict) else None
     if res == "namespaces" and group == "core":
         namespace = None
-    return group, res, text(ref.get("subresource")), namespace, name or ""
+    sub = ref.get("subresource")
+    return group, res, sub if type(sub) is str and sub else text(sub), namespace, name or ""
 
 
 def _group_from_uri(uri: object) -> str:

@@ -38,12 +38,30 @@ _SA_TOKEN_TYPE: Final = "kubernetes.io/service-account-token"
 _SA_NAME_ANNOTATION: Final = "kubernetes.io/service-account.name"
 
 
+_KIND_CACHE_MAX: Final = 4096
+_kinds: dict[str, str] = {}
+
+
 def principal_kind(username: str) -> str:
     """Classify a k8s username: service account, system component or (everything else) user.
 
     Only ``system:serviceaccount:NS:SA`` with exactly four non-empty parts is a service account;
-    ``system:serviceaccounts:...`` is a group name (or a typo) and stays a plain user.
+    ``system:serviceaccounts:...`` is a group name (or a typo) and stays a plain user. Memoised:
+    the same few accounts make most requests.
     """
+    try:
+        return _kinds[username]
+    except KeyError:
+        pass
+    kind = _principal_kind(username)
+    if len(username) <= 256:  # a bounded memo: no giant keys from hostile input
+        if len(_kinds) >= _KIND_CACHE_MAX:
+            _kinds.clear()
+        _kinds[username] = kind
+    return kind
+
+
+def _principal_kind(username: str) -> str:
     if not username.startswith("system:"):
         return K8S_USER
     if username.startswith("system:serviceaccount"):

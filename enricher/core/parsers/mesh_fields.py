@@ -91,9 +91,11 @@ def first_spiffe(san_list: str) -> tuple[str, str] | None:
         return _san_cache[san_list]
     except KeyError:
         pass
-    if len(_san_cache) >= _SAN_CACHE_MAX:
-        _san_cache.clear()
-    found = _san_cache[san_list] = _first_spiffe(san_list)
+    found = _first_spiffe(san_list)
+    if len(san_list) <= 1024:  # a bounded memo: no giant keys from hostile input
+        if len(_san_cache) >= _SAN_CACHE_MAX:
+            _san_cache.clear()
+        _san_cache[san_list] = found
     return found
 
 

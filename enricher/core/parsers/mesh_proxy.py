@@ -200,9 +200,10 @@ _sni_hosts: dict[str, str] = {}
 
 
 def _remember(memo: dict[str, str], key: str, host: str) -> str:
-    if len(memo) >= _NAMESPACE_CACHE_MAX:
-        memo.clear()
-    memo[key] = host
+    if len(key) <= 512:  # a bounded memo: no giant keys from hostile input
+        if len(memo) >= _NAMESPACE_CACHE_MAX:
+            memo.clear()
+        memo[key] = host
     return host
 
 

@@ -83,13 +83,7 @@ def direct_match(
         or identity.status == "decommissioned"
     ):
         return None
-    index = baseline.system_index(identity.id, event.system)
-    if index is None:
-        return None
-    boundary = event.boundary
-    if boundary and boundary not in index.boundaries:
-        return None  # rule (4) may fire, or a boundary pattern covers it
-    return index.first_usable(event.action, event.resource, event.time, event.source_ip)
+    return baseline.first_usable(identity.id, event)
 
 
 __all__ = [
