@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
 import orjson
 
@@ -130,15 +131,29 @@ class BatchResult:
                 self.usage[key] = when
 
 
+_UNDECODED: Final = object()
+
+
 def enrich(records: Iterable[RawRecord], baseline: CompiledBaseline, state: EnrichState) -> BatchResult:
     """Parse, resolve and judge every record; one verdict per in-scope, not yet seen event."""
     result = BatchResult()
+    loads = orjson.loads
     for record in records:
+        data = record.data
         try:
-            obj = decode_record(record.data)
+            # a JSON object (nearly every record) is decoded here; decode_record does the rest
+            obj = loads(data) if data[:1] == b"{" else decode_record(data)
+        except orjson.JSONDecodeError:
+            obj = _UNDECODED
         except ParseError as exc:
             result.dead_letters.append(_dead_letter(record, record.source, exc, whole=True))
             continue
+        if obj is _UNDECODED:
+            try:
+                obj = decode_record(data)  # raises the ParseError that says why
+            except ParseError as exc:
+                result.dead_letters.append(_dead_letter(record, record.source, exc, whole=True))
+                continue
         single = parse_single(obj, record.source)
         if single is not None and isinstance(single[1], NormalizedEvent):  # the common record
             _judge(single[1], baseline, state, result)

@@ -233,6 +233,7 @@ class ActionInfo:
     s3_object: bool = False  # an S3 action authorized against the object ARN
     change_category: str | None = None
     change_target: str | None = None
+    assumes_role: bool = False  # ``sts:AssumeRole*``: the event hands out a role session
 
 
 _cache: dict[str, dict[str, ActionInfo]] = {}
@@ -279,7 +280,15 @@ def _learn(event_source: str, event_name: str) -> ActionInfo:
     name = normalize_event_name(service, event_name)
     action = f"{service}:{name}"
     category, target = _CHANGES.get(action, (None, None))
-    info = ActionInfo(service, name, action, service == "s3" and name in S3_OBJECT_ACTIONS, category, target)
+    info = ActionInfo(
+        service,
+        name,
+        action,
+        service == "s3" and name in S3_OBJECT_ACTIONS,
+        category,
+        target,
+        service == "sts" and event_name.startswith("AssumeRole"),
+    )
     if _size >= _CACHE_MAX:
         _cache.clear()
         _size = 0

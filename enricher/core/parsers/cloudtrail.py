@@ -190,11 +190,16 @@ def _event(
     region = rec.get("awsRegion")
     if type(region) is not str or not region:
         region = None
-    params = rec.get("requestParameters")
     listed = rec.get("resources")  # absent from most management events
     resource = res.from_resources(listed, info) if listed else None
     category = info.change_category
     change = None
+    # requestParameters only matter to derive a resource, an access change or a role hand-off
+    params = (
+        rec.get("requestParameters")
+        if resource is None or category is not None or info.assumes_role
+        else None
+    )
     if (resource is None and info.service in res.DERIVED_SERVICES) or category is not None:
         partition = "aws" if raw_principal.startswith("arn:aws:") else _partition(ui, region)
         # the calling user, for IAM calls that act on "myself" when userName is omitted
@@ -205,7 +210,7 @@ def _event(
             target = res.change_target(info, params, partition, account or "", resource, caller)
             change = AccessChange(category, target)
     link = None
-    if info.service == "sts" and name.startswith("AssumeRole"):
+    if info.assumes_role:
         link = _link(rec, params, ui, name, resource or "*")
     event_id = rec.get("eventID")
     if type(event_id) is not str or not event_id:
