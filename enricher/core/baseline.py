@@ -364,12 +364,18 @@ class _Shared:
         return found
 
 
+def _entitlement_id(ent: Entitlement) -> str:
+    return ent.id
+
+
 def _compile_identity(identity: Identity, shared: _Shared) -> dict[str, SystemIndex]:
     """One identity's entitlements compiled, by system."""
     own = _own_accounts(identity.aliases)
     iid = identity.id
     groups: dict[str, list[CompiledEntitlement]] = {}
-    for ent in identity.entitlements:
+    # by id, not file order: the store returns entitlements sorted by id, and the entitlement a
+    # verdict names (first match, nearest) must be the same from a file (replay) and from the store
+    for ent in sorted(identity.entitlements, key=_entitlement_id):
         system = ent.system
         cidrs = ent.conditions.source_cidrs
         compiled = CompiledEntitlement(
