@@ -331,6 +331,18 @@ def _rds(
     return _str(p.get("resourceArn")) or _str(p.get("sourceArn"))
 
 
+def _logs(
+    p: dict[str, object], name: str, part: str, acct: str, region: str, caller: str | None
+) -> str | None:
+    # CloudWatch Logs: PutLogEvents authorizes on the stream, group-level calls on the group
+    group = _str(p.get("logGroupName"))
+    if group is None:
+        return _str(p.get("logGroupArn")) or _str(p.get("resourceArn"))
+    arn = f"arn:{part}:logs:{region}:{acct}:log-group:{group}"
+    stream = _str(p.get("logStreamName"))
+    return f"{arn}:log-stream:{stream}" if stream is not None else arn
+
+
 _DERIVERS: Final[dict[str, Deriver]] = {
     "iam": _iam,
     "s3": _s3,
@@ -346,6 +358,7 @@ _DERIVERS: Final[dict[str, Deriver]] = {
     "ec2-instance-connect": _ec2,
     "bedrock": _bedrock,
     "rds": _rds,
+    "logs": _logs,
 }
 
 # Services whose resource can be derived from requestParameters (the rest are ``*``).

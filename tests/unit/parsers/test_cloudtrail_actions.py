@@ -134,6 +134,18 @@ def acct() -> str:
         ),
         ("dynamodb", "GetItem", {"tableName": "orders"}, "arn:aws:dynamodb:eu-west-1:{a}:table/orders"),
         (
+            "logs",
+            "PutLogEvents",
+            {"logGroupName": "/eks/prod/app", "logStreamName": "pod-1"},
+            "arn:aws:logs:eu-west-1:{a}:log-group:/eks/prod/app:log-stream:pod-1",
+        ),
+        (
+            "logs",
+            "CreateLogGroup",
+            {"logGroupName": "/eks/prod/app"},
+            "arn:aws:logs:eu-west-1:{a}:log-group:/eks/prod/app",
+        ),
+        (
             "dynamodb",
             "BatchGetItem",
             {"requestItems": {"orders": {}}},
