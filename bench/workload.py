@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -244,9 +243,3 @@ def _one(rnd: random.Random, idents: list[Identity], system: str, when: datetime
     if system == "k8s":
         return _k8s_record(ident, action, resource, when, denied, principal, rnd)
     return _mesh_record(ident, action, resource, when, denied, principal, rnd)
-
-
-def iter_batches(records: list[bytes], size: int) -> Iterator[list[bytes]]:
-    """Fixed-size slices of the record list."""
-    for start in range(0, len(records), size):
-        yield records[start : start + size]

@@ -251,9 +251,7 @@ def _expected_verdict(
         kind,
         identity.owner,
         identity.purpose,
-        (event.raw_principal or event.principal)
-        if event.system == "aws"
-        else (event.principal or event.raw_principal),  # as in _verdict
+        shown_principal(event),
         event.principal_kind,
         event.session,
         via,
@@ -274,6 +272,14 @@ def _expected_verdict(
         baseline_version,
         tags,
     )
+
+
+def shown_principal(event: NormalizedEvent) -> str:
+    """The actor as a responder searches for it: the AWS session ARN (role + session name), else the
+    acting principal (under Kubernetes impersonation the impersonated user; ``via`` names the caller)."""
+    if event.system == "aws":
+        return event.raw_principal or event.principal
+    return event.principal or event.raw_principal
 
 
 def _verdict(
@@ -303,11 +309,7 @@ def _verdict(
         identity_kind,
         identity.owner if identity is not None else None,
         identity.purpose if identity is not None else None,
-        # the actor as a responder wants to see it: the AWS session ARN (role + session name), else
-        # the acting principal (under k8s impersonation the impersonated user; ``via`` names the caller)
-        (event.raw_principal or event.principal)
-        if event.system == "aws"
-        else (event.principal or event.raw_principal),
+        shown_principal(event),
         event.principal_kind,
         event.session,
         via,

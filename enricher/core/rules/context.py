@@ -98,8 +98,3 @@ def compute_match(ctx: Context) -> Match:
     if not (usable or expired or wrong_source):
         return NO_MATCH
     return Match(tuple(usable), tuple(expired), tuple(wrong_source))
-
-
-def describe_entitlement(ent: CompiledEntitlement) -> str:
-    """``receipts-rw (s3:GetObject, s3:PutObject on arn:aws:s3:::receipts-prod/*)`` for explanations."""
-    return ent.describe()
